@@ -1,0 +1,46 @@
+// `migrate`, `check-config`, `version`.
+#include <cstdio>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "app/http_server.hpp"
+#include "core/clock.hpp"
+#include "core/phone.hpp"
+#include "storage/database.hpp"
+#include "storage/store.hpp"
+
+namespace smsr {
+
+int cmd_migrate(const ConfigLocation& where) {
+  Config config = where.load();
+  Connection conn(config.database.path, Connection::Mode::kWriter);
+  int before = migrate_schema(conn);
+  int now = current_schema_version();
+  if (before == now) {
+    std::printf("database %s is up to date (schema version %d)\n", config.database.path.c_str(), now);
+  } else {
+    std::printf("database %s migrated from schema version %d to %d\n", config.database.path.c_str(),
+                before, now);
+  }
+  return 0;
+}
+
+int cmd_check_config(const ConfigLocation& where) {
+  Config config = where.load();
+  if (!is_known_region(config.phone.default_region)) {
+    throw ConfigError("phone.default_region \"" + config.phone.default_region +
+                      "\" is not a region libphonenumber knows; use an ISO 3166 code such as US, CA, GB");
+  }
+  validate_for_serve(config);
+  std::cout << to_masked_json(config) << "\n";
+  std::fprintf(stderr, "configuration OK (%s)\n",
+               where.explicit_path ? where.path.c_str() : "defaults and environment");
+  return 0;
+}
+
+int cmd_version() {
+  std::printf("sms-router %s\n", version_string());
+  return 0;
+}
+
+}  // namespace smsr

@@ -1,0 +1,197 @@
+#include "app/http_server.hpp"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
+
+#include "app/dispatcher.hpp"
+#include "app/directory.hpp"
+#include "app/inbound.hpp"
+#include "app/settings.hpp"
+#include "app/text.hpp"
+#include "app/twilio_signature.hpp"
+#include "core/log.hpp"
+#include "core/phone.hpp"
+#include "storage/store.hpp"
+
+namespace smsr {
+namespace {
+
+constexpr const char* kSmsWebhookPath = "/sms-router/webhook/sms";
+constexpr const char* kHealthPath = "/sms-router/health";
+
+// Worker threads. A keep-alive connection holds a worker until it closes, and a webhook
+// may wait up to agent.inline_wait_ms for its reply, so the pool is sized for a few
+// hundred concurrent connections rather than for the core count.
+constexpr std::size_t kHttpWorkers = 256;
+constexpr int kListenBacklog = 4096;
+
+void plain_error(httplib::Response& res, int status, const std::string& reason) {
+  res.status = status;
+  res.set_content(reason + "\n", "text/plain; charset=utf-8");
+}
+
+const std::string* first_value(const FormFields& fields, const std::string& name) {
+  for (const auto& [k, v] : fields) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+std::string field(const FormFields& fields, const std::string& name) {
+  const std::string* v = first_value(fields, name);
+  return v ? *v : std::string();
+}
+
+InboundSms to_inbound_sms(const FormFields& fields) {
+  InboundSms sms;
+  sms.message_sid = field(fields, "MessageSid");
+  if (sms.message_sid.empty()) sms.message_sid = field(fields, "SmsMessageSid");
+  sms.account_sid = field(fields, "AccountSid");
+  sms.from = field(fields, "From");
+  sms.to = field(fields, "To");
+  sms.body = field(fields, "Body");
+  sms.opt_out_type = field(fields, "OptOutType");
+  int num_media = std::atoi(field(fields, "NumMedia").c_str());
+  for (int i = 0; i < std::min(num_media, 10); ++i) {
+    auto n = std::to_string(i);
+    auto url = field(fields, "MediaUrl" + n);
+    if (!url.empty()) sms.media.push_back({url, field(fields, "MediaContentType" + n)});
+  }
+  return sms;
+}
+
+std::vector<std::string> signing_tokens(const Config& config) {
+  return {config.twilio.auth_token, config.twilio.secondary_auth_token};
+}
+
+}  // namespace
+
+const char* version_string() { return SMSR_VERSION; }
+
+HttpServer::HttpServer(HttpDeps deps) : deps_(deps), server_(std::make_unique<httplib::Server>()) {
+  auto config = deps_.settings.current();
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
+  // Without TCP_NODELAY every keep-alive response waits for a delayed ACK (~40 ms).
+  server_->set_tcp_nodelay(true);
+  server_->set_keep_alive_max_count(10000);
+  server_->set_keep_alive_timeout(15);
+  server_->set_read_timeout(10, 0);
+  server_->set_write_timeout(10, 0);
+  server_->set_payload_max_length(static_cast<std::size_t>(config->limits.max_body_bytes));
+  install_hooks();
+  install_routes();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+int HttpServer::bind(const std::string& host, int port) {
+  // set_socket_options replaces httplib's defaults, so set SO_REUSEADDR ourselves; keep
+  // the socket to deepen its backlog once bound (httplib compiles in a backlog of 5).
+  int listen_fd = -1;
+  server_->set_socket_options([&listen_fd](int fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = fd;
+  });
+  int bound = port;
+  if (port == 0) {
+    bound = server_->bind_to_any_port(host);
+    if (bound < 0) bound = 0;
+  } else if (!server_->bind_to_port(host, port)) {
+    bound = 0;
+  }
+  if (bound <= 0) {
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) +
+                             ": address in use or not available (listen.host / listen.port)");
+  }
+  if (listen_fd >= 0) ::listen(listen_fd, kListenBacklog);
+  return bound;
+}
+
+void HttpServer::start() {
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+}
+
+void HttpServer::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpServer::install_hooks() {
+  server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+                                    std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const StoreError& e) {
+      if (e.kind() == StoreError::Kind::kUnavailable) {
+        LOG_ERROR("http.storage_unavailable", {"path", req.path}, {"error", e.what()});
+        plain_error(res, 503, "storage unavailable; try again later");
+        return;
+      }
+      what = e.what();
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    LOG_ERROR("http.internal_error", {"path", req.path}, {"error", what});
+    plain_error(res, 500, "internal error");
+  });
+  server_->set_post_routing_handler([](const httplib::Request& req, const httplib::Response& res) {
+    LOG_DEBUG("http.request", {"method", req.method}, {"path", req.path}, {"status", res.status});
+  });
+}
+
+void HttpServer::install_routes() {
+  server_->Post(kSmsWebhookPath, [this](const httplib::Request& req, httplib::Response& res) {
+    auto config = deps_.settings.current();
+    if (static_cast<std::int64_t>(req.body.size()) > config->limits.max_body_bytes) {
+      return plain_error(res, 413, "request body larger than limits.max_body_bytes");
+    }
+    FormFields fields;
+    if (!parse_form(req.body, fields)) {
+      return plain_error(res, 400, "body is not valid application/x-www-form-urlencoded");
+    }
+    if (config->twilio.validate_signature) {
+      std::string url = config->public_url + req.target;
+      std::string signature = req.get_header_value("X-Twilio-Signature");
+      auto check = check_form_signature(url, fields, signature, signing_tokens(*config));
+      if (!check.valid) {
+        LOG_WARN("webhook.signature_rejected", {"signed_url", check.signed_url},
+                 {"reason", signature.empty() ? "missing X-Twilio-Signature" : "signature mismatch"},
+                 {"hint", "public_url must be the exact scheme://host[:port] Twilio calls"});
+        return plain_error(res, 403, "invalid Twilio signature");
+      }
+    }
+    InboundSms sms = to_inbound_sms(fields);
+    if (!config->twilio.account_sid.empty() && sms.account_sid != config->twilio.account_sid) {
+      LOG_WARN("webhook.account_rejected", {"account_sid", sms.account_sid});
+      return plain_error(res, 403, "AccountSid does not match twilio.account_sid");
+    }
+    if (sms.message_sid.empty()) return plain_error(res, 400, "missing MessageSid");
+    if (sms.from.empty()) return plain_error(res, 400, "missing From");
+    auto answer = deps_.inbound.receive(sms);
+    res.set_content(answer.twiml, "text/xml");
+  });
+
+  server_->Get(kHealthPath, [this](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json body = {{"version", version_string()},
+                           {"sync", {{"enabled", false}}}};
+    try {
+      deps_.store.check_health();
+      body["status"] = "ok";
+      body["database"] = "ok";
+      res.status = 200;
+    } catch (const std::exception& e) {
+      LOG_ERROR("health.database_failed", {"error", e.what()});
+      body["status"] = "unavailable";
+      body["database"] = "error";
+      res.status = 503;
+    }
+    res.set_content(body.dump(), "application/json");
+  });
+}
+
+}  // namespace smsr

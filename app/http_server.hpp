@@ -1,0 +1,54 @@
+// The HTTP front: routes, limits and hooks in one place. Handlers only translate between
+// HTTP and the domain (InboundService, Store); they hold no business rules.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace httplib {
+class Server;
+}
+
+namespace smsr {
+
+class Settings;
+class InboundService;
+class Store;
+class PhoneDirectory;
+class Dispatcher;
+
+struct HttpDeps {
+  const Settings& settings;
+  InboundService& inbound;
+  Store& store;
+  PhoneDirectory& directory;
+  Dispatcher& dispatcher;
+};
+
+class HttpServer {
+ public:
+  explicit HttpServer(HttpDeps deps);
+  ~HttpServer();
+
+  // Binds host:port (port 0 = any free port) with a deep listen backlog. Returns the port.
+  // Throws std::runtime_error naming the address when it cannot bind.
+  int bind(const std::string& host, int port);
+  // Serves on a background thread until stop().
+  void start();
+  // Stops accepting; requests in progress finish first.
+  void stop();
+
+ private:
+  void install_routes();
+  void install_hooks();
+
+  HttpDeps deps_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+// The version string reported by `version` and /health.
+const char* version_string();
+
+}  // namespace smsr

@@ -1,0 +1,266 @@
+#include "app/inbound.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "app/directory.hpp"
+#include "app/dispatcher.hpp"
+#include "app/text.hpp"
+#include "core/log.hpp"
+#include "storage/store.hpp"
+
+namespace smsr {
+namespace {
+
+constexpr EpochMs kMinuteMs = 60 * 1000;
+constexpr EpochMs kDayMs = 24 * 60 * 60 * 1000;
+
+std::string trim_upper(const std::string& text) {
+  auto begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return "";
+  auto end = text.find_last_not_of(" \t\r\n");
+  std::string out = text.substr(begin, end - begin + 1);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return out;
+}
+
+std::string url_encode(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string media_json(const std::vector<InboundSms::Media>& media) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : media) out.push_back({{"url", m.url}, {"content_type", m.content_type}});
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Keyword classify_keyword(const std::string& body, const std::string& opt_out_type) {
+  std::string type = trim_upper(opt_out_type);
+  if (type == "STOP") return Keyword::kOptOut;
+  if (type == "START") return Keyword::kOptIn;
+  if (type == "HELP") return Keyword::kHelp;
+  std::string word = trim_upper(body);
+  static const char* const kOptOutWords[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL",
+                                             "END",  "QUIT",    "REVOKE",      "OPTOUT"};
+  static const char* const kOptInWords[] = {"START", "YES", "UNSTOP"};
+  static const char* const kHelpWords[] = {"HELP", "INFO"};
+  for (const char* w : kOptOutWords) if (word == w) return Keyword::kOptOut;
+  for (const char* w : kOptInWords) if (word == w) return Keyword::kOptIn;
+  for (const char* w : kHelpWords) if (word == w) return Keyword::kHelp;
+  return Keyword::kNone;
+}
+
+std::string unknown_sender_reply(const RepliesConfig& replies, const std::string& body,
+                                 const std::string& e164) {
+  std::string text = replies.unknown_sender;
+  auto it = replies.unknown_keywords.find(trim_upper(body));
+  if (it != replies.unknown_keywords.end()) text = it->second;
+  const std::string placeholder = "{phone}";
+  for (auto pos = text.find(placeholder); pos != std::string::npos; pos = text.find(placeholder, pos)) {
+    auto encoded = url_encode(e164);
+    text.replace(pos, placeholder.size(), encoded);
+    pos += encoded.size();
+  }
+  return text;
+}
+
+struct InboundService::Admission {
+  bool duplicate = false;
+  std::int64_t inbound_id = 0;
+  std::string outcome;
+  std::optional<UserId> user_id;
+  std::string twiml;  // the answer, for everything but routed messages
+};
+
+InboundService::InboundService(Store& store, PhoneDirectory& directory, Dispatcher& dispatcher,
+                               const PhoneNormalizer& normalizer, const Settings& settings,
+                               const Clock& clock)
+    : store_(store),
+      directory_(directory),
+      dispatcher_(dispatcher),
+      normalizer_(normalizer),
+      settings_(settings),
+      clock_(clock) {}
+
+InboundService::Answer InboundService::receive(const InboundSms& sms) {
+  auto config = settings_.current();
+  auto started = clock_.steady();
+
+  // Most Twilio retries find the first copy already stored: answer them without a write.
+  if (auto existing = store_.inbound_by_sid(sms.message_sid)) {
+    return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), existing->outcome, true};
+  }
+
+  Sender sender = normalizer_.classify_sender(sms.from);
+  Admission admission = admit(sms, sender, *config);
+  if (admission.duplicate) {
+    return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), admission.outcome, true};
+  }
+
+  std::string twiml = admission.twiml;
+  if (admission.outcome == outcome::kRouted) {
+    auto slot = std::make_shared<ReplySlot>();
+    dispatcher_.enqueue(admission.inbound_id, *admission.user_id, slot);
+    twiml = await_reply(admission.inbound_id, slot, config->agent.inline_wait_ms);
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
+  LOG_INFO("webhook.sms", {"message_sid", sms.message_sid},
+           {"from", redact_phone(sender.kind == SenderKind::kE164 ? sender.e164 : sms.from)},
+           {"user_id", admission.user_id ? std::to_string(*admission.user_id) : "-"},
+           {"outcome", admission.outcome}, {"body_chars", utf8_length(sms.body)}, {"ms", ms});
+  return {twiml, admission.outcome, false};
+}
+
+InboundService::Admission InboundService::admit(const InboundSms& sms, const Sender& sender,
+                                                const Config& config) {
+  const bool is_number = sender.kind == SenderKind::kE164;
+  const std::string& from = is_number ? sender.e164 : sms.from;
+  Resolution owner = is_number ? directory_.resolve(sender.e164) : Resolution{};
+  Keyword keyword = classify_keyword(sms.body, sms.opt_out_type);
+
+  if (owner.kind == Resolution::Kind::kAmbiguous) {
+    std::string claimants;
+    for (auto id : owner.claimants) claimants += (claimants.empty() ? "" : ",") + std::to_string(id);
+    LOG_WARN("number.ambiguous", {"from", redact_phone(from)}, {"claimants", claimants},
+             {"hint", "the number belongs to several users; fix the data so it has one owner"});
+  }
+
+  // Everything that depends on earlier messages (dedup, rate, caps, opt-out) is decided
+  // inside the write, which the writer thread runs one at a time: no two webhooks can
+  // both take the last allowed reply.
+  return store_.write([&](WriteTxn& txn) {
+    Admission a;
+    if (auto existing = txn.find_inbound(sms.message_sid)) {
+      a.duplicate = true;
+      a.outcome = existing->outcome;
+      return a;
+    }
+    EpochMs now = txn.now();
+    bool opted_out = is_number && txn.is_opted_out(from);
+    std::optional<std::string> reply;
+
+    if (keyword == Keyword::kOptOut) {
+      a.outcome = outcome::kOptOut;
+      if (is_number) txn.set_opted_out(from, true);
+    } else if (keyword == Keyword::kOptIn && (opted_out || !sms.opt_out_type.empty())) {
+      // YES/START are ordinary words for someone who never opted out ("Yes" to an agent's
+      // question), so they only act as opt-in for an opted-out sender or when Twilio says so.
+      a.outcome = outcome::kOptIn;
+      if (is_number) txn.set_opted_out(from, false);
+      opted_out = false;
+    } else if (keyword == Keyword::kHelp) {
+      a.outcome = outcome::kHelp;
+    } else if (owner.kind == Resolution::Kind::kUnknown) {
+      a.outcome = outcome::kUnknown;
+      // Short codes and alphanumeric senders cannot usefully be answered; unknown numbers
+      // get a capped number of replies (SMS-pumping protection).
+      if (is_number && txn.count_auto_replies_since(from, now - kDayMs) <
+                           config.limits.unknown_sender_replies_per_day) {
+        reply = unknown_sender_reply(config.replies, sms.body, from);
+      }
+    } else if (owner.kind == Resolution::Kind::kAmbiguous) {
+      a.outcome = outcome::kAmbiguous;
+      reply = config.replies.error;
+    } else if (!owner.user->active) {
+      a.outcome = outcome::kInactive;
+      a.user_id = owner.user->id;
+      reply = config.replies.inactive_user;
+    } else if (opted_out) {
+      a.outcome = outcome::kOptedOut;
+      a.user_id = owner.user->id;
+    } else if (txn.count_routed_since(from, now - kMinuteMs) >= config.limits.per_sender_per_minute) {
+      a.outcome = outcome::kRateLimited;
+      a.user_id = owner.user->id;
+    } else {
+      a.outcome = outcome::kRouted;
+      a.user_id = owner.user->id;
+    }
+    if (owner.kind == Resolution::Kind::kUser) a.user_id = owner.user->id;
+
+    // Twilio answers opt-out keywords itself, and an opted-out number gets nothing.
+    if (!sms.opt_out_type.empty() || opted_out || (reply && reply->empty())) reply.reset();
+    a.twiml = twiml_response(reply);
+
+    InboundRecord record;
+    record.message_sid = sms.message_sid;
+    record.account_sid = sms.account_sid;
+    record.from_number = from;
+    record.to_number = sms.to;
+    record.body = sms.body;
+    record.media_json = media_json(sms.media);
+    record.user_id = a.user_id;
+    record.outcome = a.outcome;
+    record.state = a.outcome == outcome::kRouted ? "pending" : "done";
+    record.auto_reply = reply.has_value();
+    if (a.outcome != outcome::kRouted) record.answer_twiml = a.twiml;
+    record.received_ms = now;
+    a.inbound_id = txn.insert_inbound(record);
+
+    UsageLog in;
+    in.user_id = a.user_id;
+    in.phone_number = from;
+    in.direction = "inbound";
+    in.content = sms.body;
+    in.twilio_message_sid = sms.message_sid;
+    in.metadata_json = nlohmann::json{{"outcome", a.outcome},
+                                      {"segments", count_segments(sms.body).segments},
+                                      {"num_media", sms.media.size()}}
+                           .dump();
+    txn.insert_usage_log(in);
+    if (reply) {
+      UsageLog out;
+      out.user_id = a.user_id;
+      out.phone_number = from;
+      out.direction = "outbound";
+      out.content = *reply;
+      out.metadata_json = nlohmann::json{{"outcome", a.outcome},
+                                         {"via", "inline"},
+                                         {"reply_to", sms.message_sid},
+                                         {"segments", count_segments(*reply).segments}}
+                              .dump();
+      txn.insert_usage_log(out);
+    }
+    return a;
+  });
+}
+
+std::string InboundService::await_reply(std::int64_t inbound_id, const std::shared_ptr<ReplySlot>& slot,
+                                        int wait_ms) {
+  if (auto reply = slot->await(std::chrono::milliseconds(wait_ms))) {
+    return twiml_response(reply->text);
+  }
+  // Too slow for this webhook: answer empty now; the reply will go out through the REST API.
+  std::string empty = twiml_response(std::nullopt);
+  store_.write([&](WriteTxn& txn) { txn.set_answer(inbound_id, empty); });
+  return empty;
+}
+
+std::string InboundService::answer_of_duplicate(const std::string& message_sid, int wait_ms) {
+  // The first copy may still be waiting for its reply; its answer is stored once decided.
+  auto deadline = clock_.steady() + std::chrono::milliseconds(wait_ms) + std::chrono::seconds(1);
+  for (;;) {
+    auto existing = store_.inbound_by_sid(message_sid);
+    if (existing && existing->answer_twiml) return *existing->answer_twiml;
+    if (clock_.steady() >= deadline) return twiml_response(std::nullopt);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace smsr

@@ -1,0 +1,126 @@
+// `sms-router serve`: the service's life cycle as a list of steps.
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <memory>
+
+#include "app/agent.hpp"
+#include "app/commands.hpp"
+#include "app/directory.hpp"
+#include "app/dispatcher.hpp"
+#include "app/http_server.hpp"
+#include "app/inbound.hpp"
+#include "app/settings.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "core/phone.hpp"
+#include "storage/store.hpp"
+
+namespace smsr {
+namespace {
+
+void apply_logging(const Config& config) {
+  LogLevel level = LogLevel::kInfo;
+  parse_log_level(config.log.level, level);
+  set_log_level(level);
+  set_log_secrets(secret_values(config));
+}
+
+// Signals are taken synchronously by the main thread: block them before any other thread
+// exists so every thread inherits the mask.
+sigset_t block_service_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+// SIGHUP: re-read the file; keep the old configuration if the new one is wrong.
+void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory) {
+  try {
+    Config next = where.load();
+    validate_for_serve(next);
+    auto current = settings.current();
+    if (next.listen.host != current->listen.host || next.listen.port != current->listen.port ||
+        next.database.path != current->database.path) {
+      LOG_WARN("config.reload_partial", {"hint", "listen.* and database.path take effect after a restart"});
+    }
+    apply_logging(next);
+    directory.set_ttl(std::chrono::seconds(next.cache.ttl_s));
+    settings.replace(std::move(next));
+    LOG_INFO("config.reloaded", {"path", where.path});
+  } catch (const std::exception& e) {
+    LOG_ERROR("config.reload_failed", {"path", where.path}, {"error", e.what()},
+              {"hint", "the previous configuration stays in force"});
+  }
+}
+
+}  // namespace
+
+int cmd_serve(const ConfigLocation& where) {
+  // 1. Configuration: load, check, set up logging.
+  Config config = where.load();
+  validate_for_serve(config);
+  apply_logging(config);
+  if (!config.twilio.validate_signature) {
+    LOG_WARN("config.signatures_disabled",
+             {"hint", "twilio.validate_signature=false: anyone can post messages; local experiments only"});
+  }
+  sigset_t signals = block_service_signals();
+  const Clock& clock = system_clock();
+
+  // 2. The local database (created and migrated if needed).
+  Store store(config.database.path, clock);
+
+  // 3. The services, innermost first.
+  Settings settings(config);
+  PhoneNormalizer normalizer(config.phone.default_region);
+  PhoneDirectory directory(store, clock, static_cast<std::size_t>(config.cache.capacity),
+                           std::chrono::seconds(config.cache.ttl_s));
+  store.set_phone_change_listener([&directory](const auto& numbers) { directory.invalidate(numbers); });
+  std::unique_ptr<Agent> agent = make_agent(config.agent);
+  Dispatcher dispatcher(store, *agent, settings, clock, DispatcherOptions{config.agent.concurrency});
+  InboundService inbound(store, directory, dispatcher, normalizer, settings, clock);
+  HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher});
+
+  // 4. Bind the port before announcing anything.
+  int port = http.bind(config.listen.host, config.listen.port);
+
+  // 5. Start the workers: dispatcher (resumes pending messages), then HTTP.
+  dispatcher.start();
+  http.start();
+
+  // 6. Ready: the database is open and the port is listening.
+  LOG_INFO("serve.ready", {"listen", config.listen.host + ":" + std::to_string(port)},
+           {"public_url", config.public_url}, {"database", config.database.path},
+           {"agent", config.agent.url.rfind("builtin:", 0) == 0 ? config.agent.url : "http"},
+           {"version", version_string()});
+  sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", config.listen.host.c_str(), port);
+
+  // 7. Wait for signals; meanwhile notice user changes made by other processes (the CLI).
+  for (;;) {
+    timespec tick{0, 500 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) reload(where, settings, directory);
+    try {
+      directory.poll_changes();
+    } catch (const std::exception& e) {
+      LOG_ERROR("directory.poll_failed", {"error", e.what()});
+    }
+  }
+
+  // 8. Drain: stop accepting, let requests in progress answer, stop the dispatcher.
+  sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+  LOG_INFO("serve.stopping", {"signal", "SIGTERM"});
+  http.stop();
+  dispatcher.stop();
+  LOG_INFO("serve.stopped", {"pending", store.stats().pending_inbound});
+  return 0;
+}
+
+}  // namespace smsr

@@ -1,0 +1,147 @@
+// The service configuration: one typed struct, parsed from JSON text, environment
+// variables and secret files. This module depends on nothing else in the project.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace smsr {
+
+// A configuration problem. what() is one line naming the key (and file) and what to do.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ListenConfig {
+  std::string host = "0.0.0.0";
+  int port = 8000;
+};
+
+struct DatabaseConfig {
+  std::string path = "./sms-router.db";
+};
+
+struct PhoneConfig {
+  std::string default_region = "US";
+};
+
+struct TwilioConfig {
+  std::string account_sid;
+  std::string auth_token;            // secret
+  std::string secondary_auth_token;  // secret; accepted for signatures during rotation
+  bool validate_signature = true;
+  std::vector<std::string> numbers;  // E.164
+  std::string api_base_url = "https://api.twilio.com";
+};
+
+struct AgentConfig {
+  std::string url = "builtin:echo";
+  std::string token;  // secret
+  int timeout_ms = 30000;
+  int inline_wait_ms = 3000;
+  int concurrency = 32;
+  int max_attempts = 5;
+  int history_messages = 10;
+};
+
+struct CacheConfig {
+  std::int64_t capacity = 100000;
+  int ttl_s = 300;
+};
+
+struct SyncConfig {
+  std::string postgres_url;  // secret (may carry a password); "" = standalone
+  int interval_s = 30;
+  std::string edge_id;       // "" in the file = host name
+};
+
+struct RepliesConfig {
+  std::string unknown_sender =
+      "This number is not registered with this service. Please contact your administrator.";
+  std::map<std::string, std::string> unknown_keywords;  // keys stored upper-case, trimmed
+  std::string inactive_user = "Your account is inactive. Please contact your administrator.";
+  std::string error = "Sorry, we could not process your message. Please try again later.";
+};
+
+struct LimitsConfig {
+  int per_sender_per_minute = 20;
+  int unknown_sender_replies_per_day = 1;
+  std::int64_t max_body_bytes = 65536;
+};
+
+struct SpamConfig {
+  bool enabled = false;
+  double threshold = 0.7;
+};
+
+struct AdminConfig {
+  std::string token;  // secret; admin API off while empty; at least 32 characters
+};
+
+struct LogConfig {
+  std::string level = "info";  // debug | info | warn | error
+};
+
+struct Config {
+  ListenConfig listen;
+  std::string public_url = "http://localhost:8000";
+  DatabaseConfig database;
+  PhoneConfig phone;
+  TwilioConfig twilio;
+  AgentConfig agent;
+  CacheConfig cache;
+  SyncConfig sync;
+  RepliesConfig replies;
+  LimitsConfig limits;
+  SpamConfig spam;
+  AdminConfig admin;
+  LogConfig log;
+};
+
+// Where configuration comes from besides the JSON text. Injected so the parser stays pure
+// and tests can feed literals.
+struct ConfigSources {
+  // Environment variables (name -> value). Only SMS_ROUTER_* names are looked at;
+  // SMS_ROUTER_CONFIG (the config path) is ignored here.
+  std::map<std::string, std::string> env;
+  // Reads a secret file (for *_file keys and $CREDENTIALS_DIRECTORY). Returns nullopt if
+  // the file cannot be read. Trailing newlines are stripped by the parser.
+  std::function<std::optional<std::string>(const std::string& path)> read_file;
+  // Value of $CREDENTIALS_DIRECTORY, or "" when not running under systemd credentials.
+  std::string credentials_directory;
+  // Used as sync.edge_id when the configuration leaves it empty.
+  std::string host_name;
+};
+
+// Parses JSON text (may be "" meaning "{}") into a Config, applying in order: defaults,
+// the file's keys (and *_file secrets), credentials from credentials_directory, then
+// SMS_ROUTER_<SECTION>_<KEY> environment variables. `origin` names the file in errors.
+// Throws ConfigError naming the key for: invalid JSON (with line), an unknown key or
+// unknown SMS_ROUTER_* variable, a wrong type, an out-of-range value, an unreadable secret file.
+Config parse_config(const std::string& json_text, const std::string& origin,
+                    const ConfigSources& sources);
+
+// Reads `path` and calls parse_config with the real environment, file system and host name.
+// A missing file at the default path is not an error (defaults apply); a missing file the
+// user named explicitly is (`explicit_path`).
+Config load_config(const std::string& path, bool explicit_path);
+
+// Checks that the configuration can run `serve` (e.g. an auth token when signatures are
+// validated). Throws ConfigError with a one-line message.
+void validate_for_serve(const Config& config);
+
+// The effective configuration as pretty JSON, every secret replaced by "********"
+// ("" stays ""), for `check-config`.
+std::string to_masked_json(const Config& config);
+
+// The list of secret values in the configuration (non-empty ones), so the logger can
+// make sure none of them is ever printed.
+std::vector<std::string> secret_values(const Config& config);
+
+}  // namespace smsr

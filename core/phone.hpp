@@ -1,0 +1,50 @@
+// Phone number normalisation: every number the router stores or looks up is E.164.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smsr {
+
+// What an inbound "From" is. Only kE164 senders can belong to a user.
+enum class SenderKind {
+  kE164,          // a valid number, normalised
+  kShortCode,     // 3..8 digits without a leading '+', e.g. "12345"
+  kAlphanumeric,  // contains letters, e.g. "ACME" (never replied to)
+  kInvalid,       // anything else (empty, garbage, an invalid number)
+};
+
+struct Sender {
+  SenderKind kind = SenderKind::kInvalid;
+  std::string e164;  // set only for kE164
+};
+
+// Thread-safe; construction is cheap (libphonenumber's instance is a singleton).
+class PhoneNormalizer {
+ public:
+  // `default_region` is an ISO 3166 alpha-2 code used for numbers without a leading '+'.
+  explicit PhoneNormalizer(std::string default_region);
+
+  // The E.164 form of a number written in any common format ("(514) 555-1234",
+  // "514.555.1234", "+44 20 7946 0958", "0044 20...", "tel:+1...") or nullopt when it is
+  // not a valid number for its region.
+  std::optional<std::string> to_e164(std::string_view text) const;
+
+  // Classifies an inbound sender address as Twilio gives it in "From".
+  Sender classify_sender(std::string_view from) const;
+
+  const std::string& default_region() const { return default_region_; }
+
+ private:
+  std::string default_region_;
+};
+
+// True if `region` is a region code libphonenumber knows ("US", "CA", "GB", ...).
+bool is_known_region(std::string_view region);
+
+// The last four digits of a number for logs: "+15145551234" -> "…1234". Shorter inputs
+// are fully masked. Never returns more than four characters of the input.
+std::string redact_phone(std::string_view number);
+
+}  // namespace smsr

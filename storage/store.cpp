@@ -1,0 +1,769 @@
+#include "storage/store.hpp"
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+#include <SQLiteCpp/Exception.h>
+
+#include "storage/database.hpp"
+
+namespace smsr {
+namespace {
+
+// SQLiteCpp binds std::string by copy or reference; these keep call sites short.
+void bind_optional(SQLite::Statement& st, int index, const std::optional<std::int64_t>& v) {
+  if (v) st.bind(index, static_cast<std::int64_t>(*v));
+  else st.bind(index);
+}
+
+void bind_optional(SQLite::Statement& st, int index, const std::optional<std::string>& v) {
+  if (v) st.bind(index, *v);
+  else st.bind(index);
+}
+
+std::optional<std::string> optional_text(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getString();
+}
+
+std::optional<std::int64_t> optional_int(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getInt64();
+}
+
+constexpr const char* kUserColumns = "id, email, full_name, phone_number, is_active";
+
+User read_user(SQLite::Statement& st, int first = 0) {
+  User u;
+  u.id = st.getColumn(first).getInt64();
+  u.email = st.getColumn(first + 1).getString();
+  u.full_name = st.getColumn(first + 2).getString();
+  u.phone_number = st.getColumn(first + 3).isNull() ? "" : st.getColumn(first + 3).getString();
+  u.active = st.getColumn(first + 4).getInt() != 0;
+  return u;
+}
+
+constexpr const char* kInboundColumns =
+    "id, message_sid, account_sid, from_number, to_number, body, media_json, user_id, outcome, "
+    "state, auto_reply, answer_twiml, reply_body, attempts, received_ms";
+
+InboundRecord read_inbound(SQLite::Statement& st) {
+  InboundRecord r;
+  r.id = st.getColumn(0).getInt64();
+  r.message_sid = st.getColumn(1).getString();
+  r.account_sid = st.getColumn(2).getString();
+  r.from_number = st.getColumn(3).getString();
+  r.to_number = st.getColumn(4).getString();
+  r.body = st.getColumn(5).getString();
+  r.media_json = st.getColumn(6).getString();
+  r.user_id = optional_int(st.getColumn(7));
+  r.outcome = st.getColumn(8).getString();
+  r.state = st.getColumn(9).getString();
+  r.auto_reply = st.getColumn(10).getInt() != 0;
+  r.answer_twiml = optional_text(st.getColumn(11));
+  r.reply_body = optional_text(st.getColumn(12));
+  r.attempts = st.getColumn(13).getInt();
+  r.received_ms = st.getColumn(14).getInt64();
+  return r;
+}
+
+}  // namespace
+
+// ======================= WriteTxn =======================
+
+std::optional<InboundRecord> WriteTxn::find_inbound(const std::string& message_sid) {
+  auto& st = conn_.prepare(std::string("SELECT ") + kInboundColumns +
+                           " FROM inbound_messages WHERE message_sid = ?");
+  st.bind(1, message_sid);
+  if (!st.executeStep()) return std::nullopt;
+  return read_inbound(st);
+}
+
+int WriteTxn::count_routed_since(const std::string& from, EpochMs since) {
+  auto& st = conn_.prepare(
+      "SELECT count(*) FROM inbound_messages WHERE from_number = ? AND received_ms >= ? "
+      "AND outcome = 'routed'");
+  st.bind(1, from);
+  st.bind(2, static_cast<std::int64_t>(since));
+  st.executeStep();
+  return st.getColumn(0).getInt();
+}
+
+int WriteTxn::count_auto_replies_since(const std::string& from, EpochMs since) {
+  auto& st = conn_.prepare(
+      "SELECT count(*) FROM inbound_messages WHERE from_number = ? AND received_ms >= ? "
+      "AND auto_reply = 1");
+  st.bind(1, from);
+  st.bind(2, static_cast<std::int64_t>(since));
+  st.executeStep();
+  return st.getColumn(0).getInt();
+}
+
+std::int64_t WriteTxn::insert_inbound(const InboundRecord& r) {
+  auto& st = conn_.prepare(
+      "INSERT INTO inbound_messages (message_sid, account_sid, from_number, to_number, body, "
+      "media_json, user_id, outcome, state, auto_reply, answer_twiml, received_ms) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  st.bind(1, r.message_sid);
+  st.bind(2, r.account_sid);
+  st.bind(3, r.from_number);
+  st.bind(4, r.to_number);
+  st.bind(5, r.body);
+  st.bind(6, r.media_json);
+  bind_optional(st, 7, r.user_id);
+  st.bind(8, r.outcome);
+  st.bind(9, r.state);
+  st.bind(10, r.auto_reply ? 1 : 0);
+  bind_optional(st, 11, r.answer_twiml);
+  st.bind(12, static_cast<std::int64_t>(r.received_ms));
+  st.exec();
+  return conn_.db().getLastInsertRowid();
+}
+
+void WriteTxn::set_answer(std::int64_t inbound_id, const std::string& twiml) {
+  auto& st = conn_.prepare("UPDATE inbound_messages SET answer_twiml = ? WHERE id = ?");
+  st.bind(1, twiml);
+  st.bind(2, static_cast<std::int64_t>(inbound_id));
+  st.exec();
+}
+
+void WriteTxn::finish_inbound(std::int64_t inbound_id, const std::string& state,
+                              const std::optional<std::string>& reply, const std::string& error) {
+  auto& st = conn_.prepare(
+      "UPDATE inbound_messages SET state = ?, reply_body = ?, last_error = ?, done_ms = ? "
+      "WHERE id = ?");
+  st.bind(1, state);
+  bind_optional(st, 2, reply);
+  if (error.empty()) st.bind(3);
+  else st.bind(3, error);
+  st.bind(4, static_cast<std::int64_t>(now_));
+  st.bind(5, static_cast<std::int64_t>(inbound_id));
+  st.exec();
+}
+
+void WriteTxn::record_attempt(std::int64_t inbound_id, const std::string& error) {
+  auto& st = conn_.prepare(
+      "UPDATE inbound_messages SET attempts = attempts + 1, last_error = ? WHERE id = ?");
+  if (error.empty()) st.bind(1);
+  else st.bind(1, error);
+  st.bind(2, static_cast<std::int64_t>(inbound_id));
+  st.exec();
+}
+
+std::int64_t WriteTxn::insert_usage_log(const UsageLog& log) {
+  auto& st = conn_.prepare(
+      "INSERT INTO usage_logs (user_id, phone_number, message_direction, message_length, "
+      "message_content, success, processing_time_ms, error_message, metadata, "
+      "twilio_message_sid, final_status, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  bind_optional(st, 1, log.user_id);
+  st.bind(2, log.phone_number);
+  st.bind(3, log.direction);
+  st.bind(4, static_cast<std::int64_t>(log.content.size()));
+  st.bind(5, log.content);
+  st.bind(6, log.success ? 1 : 0);
+  bind_optional(st, 7, log.processing_time_ms);
+  if (log.error_message.empty()) st.bind(8);
+  else st.bind(8, log.error_message);
+  st.bind(9, log.metadata_json);
+  if (log.twilio_message_sid.empty()) st.bind(10);
+  else st.bind(10, log.twilio_message_sid);
+  st.bind(11, log.final_status);
+  st.bind(12, static_cast<std::int64_t>(log.created_ms ? log.created_ms : now_));
+  st.exec();
+  return conn_.db().getLastInsertRowid();
+}
+
+bool WriteTxn::is_opted_out(const std::string& phone) {
+  auto& st = conn_.prepare("SELECT 1 FROM opt_outs WHERE phone_number = ?");
+  st.bind(1, phone);
+  return st.executeStep();
+}
+
+void WriteTxn::set_opted_out(const std::string& phone, bool opted_out) {
+  if (opted_out) {
+    auto& st = conn_.prepare(
+        "INSERT INTO opt_outs (phone_number, opted_out_ms) VALUES (?, ?) "
+        "ON CONFLICT (phone_number) DO NOTHING");
+    st.bind(1, phone);
+    st.bind(2, static_cast<std::int64_t>(now_));
+    st.exec();
+  } else {
+    auto& st = conn_.prepare("DELETE FROM opt_outs WHERE phone_number = ?");
+    st.bind(1, phone);
+    st.exec();
+  }
+}
+
+std::int64_t WriteTxn::queue_outbound(const OutboundRecord& r) {
+  auto& st = conn_.prepare(
+      "INSERT INTO outbound_messages (inbound_id, user_id, to_number, from_number, body, state, "
+      "created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?)");
+  bind_optional(st, 1, r.inbound_id);
+  bind_optional(st, 2, r.user_id);
+  st.bind(3, r.to_number);
+  st.bind(4, r.from_number);
+  st.bind(5, r.body);
+  st.bind(6, r.state.empty() ? std::string("queued") : r.state);
+  st.bind(7, static_cast<std::int64_t>(now_));
+  st.bind(8, static_cast<std::int64_t>(now_));
+  st.exec();
+  return conn_.db().getLastInsertRowid();
+}
+
+void WriteTxn::touch_health_row() {
+  auto& st = conn_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_ms', ?)");
+  st.bind(1, std::to_string(now_));
+  st.exec();
+}
+
+void WriteTxn::note_changed(const std::string& e164) {
+  auto& st = conn_.prepare("INSERT INTO phone_changes (phone_number, changed_ms) VALUES (?, ?)");
+  st.bind(1, e164);
+  st.bind(2, static_cast<std::int64_t>(now_));
+  st.exec();
+  changed_.push_back(e164);
+}
+
+std::optional<UserId> WriteTxn::owner_of(const std::string& e164) {
+  auto& primary = conn_.prepare("SELECT id FROM users WHERE phone_number = ? ORDER BY id LIMIT 1");
+  primary.bind(1, e164);
+  if (primary.executeStep()) return primary.getColumn(0).getInt64();
+  auto& mapping = conn_.prepare(
+      "SELECT user_id FROM phone_mappings WHERE phone_number = ? ORDER BY user_id LIMIT 1");
+  mapping.bind(1, e164);
+  if (mapping.executeStep()) return mapping.getColumn(0).getInt64();
+  return std::nullopt;
+}
+
+void WriteTxn::require_unowned(const std::string& e164, std::optional<UserId> except) {
+  auto owner = owner_of(e164);
+  if (owner && owner != except) {
+    throw StoreError(StoreError::Kind::kConflict,
+                     "number " + e164 + " already belongs to user " + std::to_string(*owner));
+  }
+}
+
+std::vector<std::string> WriteTxn::numbers_of(UserId id) {
+  std::vector<std::string> out;
+  auto& p = conn_.prepare("SELECT phone_number FROM users WHERE id = ? AND phone_number IS NOT NULL");
+  p.bind(1, static_cast<std::int64_t>(id));
+  if (p.executeStep()) out.push_back(p.getColumn(0).getString());
+  auto& m = conn_.prepare("SELECT phone_number FROM phone_mappings WHERE user_id = ?");
+  m.bind(1, static_cast<std::int64_t>(id));
+  while (m.executeStep()) out.push_back(m.getColumn(0).getString());
+  return out;
+}
+
+std::optional<User> WriteTxn::find_user(UserId id) {
+  auto& st = conn_.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?");
+  st.bind(1, static_cast<std::int64_t>(id));
+  if (!st.executeStep()) return std::nullopt;
+  return read_user(st);
+}
+
+User WriteTxn::insert_user(const NewUser& nu) {
+  if (nu.phones.empty()) {
+    throw StoreError(StoreError::Kind::kInvalid, "a user needs at least one phone number");
+  }
+  if (nu.id && find_user(*nu.id)) {
+    throw StoreError(StoreError::Kind::kConflict, "user " + std::to_string(*nu.id) + " already exists");
+  }
+  std::set<std::string> seen;
+  for (const auto& p : nu.phones) {
+    if (!seen.insert(p).second) {
+      throw StoreError(StoreError::Kind::kInvalid, "number " + p + " is listed twice");
+    }
+    require_unowned(p, std::nullopt);
+  }
+  auto& st = conn_.prepare(
+      "INSERT INTO users (id, email, full_name, phone_number, is_active, created_ms, updated_ms) "
+      "VALUES (?,?,?,?,?,?,?)");
+  bind_optional(st, 1, nu.id);
+  st.bind(2, nu.email);
+  st.bind(3, nu.full_name);
+  st.bind(4, nu.phones.front());
+  st.bind(5, nu.active ? 1 : 0);
+  st.bind(6, static_cast<std::int64_t>(now_));
+  st.bind(7, static_cast<std::int64_t>(now_));
+  st.exec();
+  UserId id = conn_.db().getLastInsertRowid();
+  note_changed(nu.phones.front());
+  for (std::size_t i = 1; i < nu.phones.size(); ++i) add_phone(id, nu.phones[i]);
+  return User{id, nu.email, nu.full_name, nu.phones.front(), nu.active};
+}
+
+void WriteTxn::update_user(const NewUser& nu) {
+  if (!nu.id || !find_user(*nu.id)) {
+    throw StoreError(StoreError::Kind::kNotFound,
+                     "no user with id " + (nu.id ? std::to_string(*nu.id) : std::string("?")));
+  }
+  UserId id = *nu.id;
+  auto& st = conn_.prepare(
+      "UPDATE users SET email = ?, full_name = ?, is_active = ?, updated_ms = ? WHERE id = ?");
+  st.bind(1, nu.email);
+  st.bind(2, nu.full_name);
+  st.bind(3, nu.active ? 1 : 0);
+  st.bind(4, static_cast<std::int64_t>(now_));
+  st.bind(5, static_cast<std::int64_t>(id));
+  st.exec();
+  // The cached answer for every number of this user carries the user's data: drop them all.
+  auto before = numbers_of(id);
+  if (!nu.phones.empty()) {
+    std::set<std::string> seen;
+    for (const auto& p : nu.phones) {
+      if (!seen.insert(p).second) {
+        throw StoreError(StoreError::Kind::kInvalid, "number " + p + " is listed twice");
+      }
+      require_unowned(p, id);
+    }
+    auto& clear = conn_.prepare("DELETE FROM phone_mappings WHERE user_id = ?");
+    clear.bind(1, static_cast<std::int64_t>(id));
+    clear.exec();
+    auto& primary = conn_.prepare("UPDATE users SET phone_number = ? WHERE id = ?");
+    primary.bind(1, nu.phones.front());
+    primary.bind(2, static_cast<std::int64_t>(id));
+    primary.exec();
+    for (std::size_t i = 1; i < nu.phones.size(); ++i) add_phone(id, nu.phones[i]);
+    note_changed(nu.phones.front());
+  }
+  for (const auto& p : before) note_changed(p);
+}
+
+void WriteTxn::set_user_active(UserId id, bool active) {
+  auto& st = conn_.prepare("UPDATE users SET is_active = ?, updated_ms = ? WHERE id = ?");
+  st.bind(1, active ? 1 : 0);
+  st.bind(2, static_cast<std::int64_t>(now_));
+  st.bind(3, static_cast<std::int64_t>(id));
+  if (st.exec() == 0) {
+    throw StoreError(StoreError::Kind::kNotFound, "no user with id " + std::to_string(id));
+  }
+  for (const auto& p : numbers_of(id)) note_changed(p);
+}
+
+void WriteTxn::delete_user(UserId id) {
+  auto numbers = numbers_of(id);
+  auto& st = conn_.prepare("DELETE FROM users WHERE id = ?");
+  st.bind(1, static_cast<std::int64_t>(id));
+  if (st.exec() == 0) {
+    throw StoreError(StoreError::Kind::kNotFound, "no user with id " + std::to_string(id));
+  }
+  for (const auto& p : numbers) note_changed(p);
+}
+
+void WriteTxn::add_phone(UserId id, const std::string& e164) {
+  if (!find_user(id)) {
+    throw StoreError(StoreError::Kind::kNotFound, "no user with id " + std::to_string(id));
+  }
+  require_unowned(e164, std::nullopt);
+  auto& st = conn_.prepare(
+      "INSERT INTO phone_mappings (user_id, phone_number, created_ms) VALUES (?,?,?)");
+  st.bind(1, static_cast<std::int64_t>(id));
+  st.bind(2, e164);
+  st.bind(3, static_cast<std::int64_t>(now_));
+  st.exec();
+  note_changed(e164);
+}
+
+void WriteTxn::remove_phone(const std::string& e164) {
+  auto& m = conn_.prepare("DELETE FROM phone_mappings WHERE phone_number = ?");
+  m.bind(1, e164);
+  int removed = m.exec();
+  auto& p = conn_.prepare("UPDATE users SET phone_number = NULL, updated_ms = ? WHERE phone_number = ?");
+  p.bind(1, static_cast<std::int64_t>(now_));
+  p.bind(2, e164);
+  removed += p.exec();
+  if (removed == 0) {
+    throw StoreError(StoreError::Kind::kNotFound, "no user has the number " + e164);
+  }
+  note_changed(e164);
+}
+
+// ======================= Store =======================
+
+struct Store::Job {
+  std::function<void(WriteTxn&)> fn;
+  std::exception_ptr error;
+  std::promise<void> done;
+};
+
+// Borrows a reader connection for the duration of one read.
+class Store::ReaderLease {
+ public:
+  explicit ReaderLease(Store& store) : store_(store), conn_(store.acquire_reader()) {}
+  ~ReaderLease() {
+    conn_->finish_statements();
+    store_.release_reader(std::move(conn_));
+  }
+  Connection& operator*() { return *conn_; }
+  Connection* operator->() { return conn_.get(); }
+
+ private:
+  Store& store_;
+  std::unique_ptr<Connection> conn_;
+};
+
+Store::Store(const std::string& path, const Clock& clock) : path_(path), clock_(clock) {
+  try {
+    writer_conn_ = std::make_unique<Connection>(path, Connection::Mode::kWriter);
+    migrate_schema(*writer_conn_);
+  } catch (const std::exception& e) {
+    rethrow_as_store_error(e, "opening database " + path);
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+Store::~Store() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void Store::set_phone_change_listener(std::function<void(const std::vector<std::string>&)> fn) {
+  on_phone_change_ = std::move(fn);
+}
+
+void Store::submit(std::function<void(WriteTxn&)> fn) {
+  auto job = std::make_shared<Job>();
+  job->fn = std::move(fn);
+  auto done = job->done.get_future();
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) {
+      throw StoreError(StoreError::Kind::kUnavailable, "the store is shutting down");
+    }
+    queue_.push_back(job);
+  }
+  queue_cv_.notify_one();
+  done.get();
+  if (job->error) std::rethrow_exception(job->error);
+}
+
+void Store::writer_loop() {
+  std::deque<std::shared_ptr<Job>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      batch.swap(queue_);
+    }
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
+  Connection& conn = *writer_conn_;
+  std::vector<std::string> changed;
+  std::exception_ptr batch_error;
+  try {
+    conn.exec("BEGIN IMMEDIATE");
+  } catch (const std::exception& e) {
+    try {
+      rethrow_as_store_error(e, "starting a write");
+    } catch (...) {
+      batch_error = std::current_exception();
+    }
+  }
+  if (!batch_error) {
+    for (auto& job : batch) {
+      WriteTxn txn(conn, clock_.now_ms());
+      try {
+        conn.exec("SAVEPOINT job");
+        job->fn(txn);
+        conn.finish_statements();
+        conn.exec("RELEASE job");
+        changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
+      } catch (const std::exception& e) {
+        try {
+          rethrow_as_store_error(e, "write");
+        } catch (...) {
+          job->error = std::current_exception();
+        }
+        conn.finish_statements();
+        try {
+          conn.exec("ROLLBACK TO job");
+          conn.exec("RELEASE job");
+        } catch (...) {
+          // The transaction itself is gone (e.g. SQLITE_FULL rolled it back): fail the batch.
+          batch_error = job->error;
+          break;
+        }
+      }
+    }
+  }
+  if (!batch_error) {
+    try {
+      conn.exec("COMMIT");
+    } catch (const std::exception& e) {
+      try {
+        rethrow_as_store_error(e, "committing");
+      } catch (...) {
+        batch_error = std::current_exception();
+      }
+    }
+  }
+  if (batch_error) {
+    try {
+      conn.exec("ROLLBACK");
+    } catch (...) {
+      // SQLite already rolled the transaction back (it does so itself on SQLITE_FULL).
+    }
+    changed.clear();
+  }
+  if (!changed.empty() && on_phone_change_) on_phone_change_(changed);
+  for (auto& job : batch) {
+    if (batch_error && !job->error) job->error = batch_error;
+    job->done.set_value();
+  }
+}
+
+std::unique_ptr<Connection> Store::acquire_reader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      auto conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return conn;
+    }
+  }
+  try {
+    return std::make_unique<Connection>(path_, Connection::Mode::kReader);
+  } catch (const std::exception& e) {
+    rethrow_as_store_error(e, "opening a read connection to " + path_);
+  }
+}
+
+void Store::release_reader(std::unique_ptr<Connection> conn) {
+  if (!conn) return;
+  std::lock_guard lock(readers_mu_);
+  idle_readers_.push_back(std::move(conn));
+}
+
+template <class F>
+auto Store::with_reader(const char* context, F&& fn) -> std::invoke_result_t<F&, Connection&> {
+  try {
+    ReaderLease conn(*this);
+    return fn(*conn);
+  } catch (const StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    rethrow_as_store_error(e, context);
+  }
+}
+
+Resolution Store::resolve(const std::string& e164) {
+  return with_reader("looking up a number", [&](Connection& conn) {
+    Resolution r;
+    std::vector<User> owners;
+    auto& primary = conn.prepare(std::string("SELECT ") + kUserColumns +
+                                  " FROM users WHERE phone_number = ? ORDER BY id");
+    primary.bind(1, e164);
+    while (primary.executeStep()) owners.push_back(read_user(primary));
+    r.source = Resolution::Source::kPrimary;
+    if (owners.empty()) {
+      // A primary number always wins over mappings; only look at mappings without one.
+      auto& mapped = conn.prepare(
+          "SELECT DISTINCT u.id, u.email, u.full_name, u.phone_number, u.is_active "
+          "FROM phone_mappings m JOIN users u ON u.id = m.user_id WHERE m.phone_number = ? "
+          "ORDER BY u.id");
+      mapped.bind(1, e164);
+      while (mapped.executeStep()) owners.push_back(read_user(mapped));
+      r.source = Resolution::Source::kMapping;
+    }
+    if (owners.empty()) {
+      r.kind = Resolution::Kind::kUnknown;
+    } else if (owners.size() == 1) {
+      r.kind = Resolution::Kind::kUser;
+      r.user = owners.front();
+    } else {
+      r.kind = Resolution::Kind::kAmbiguous;
+      for (const auto& u : owners) r.claimants.push_back(u.id);
+    }
+    return r;
+  });
+}
+
+std::optional<UserWithPhones> Store::user(UserId id) {
+  return with_reader("reading a user", [&](Connection& conn) -> std::optional<UserWithPhones> {
+    auto& st = conn.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?");
+    st.bind(1, static_cast<std::int64_t>(id));
+    if (!st.executeStep()) return std::nullopt;
+    UserWithPhones out{read_user(st), {}};
+    auto& m = conn.prepare(
+        "SELECT phone_number FROM phone_mappings WHERE user_id = ? ORDER BY phone_number");
+    m.bind(1, static_cast<std::int64_t>(id));
+    while (m.executeStep()) out.extra_phones.push_back(m.getColumn(0).getString());
+    return out;
+  });
+}
+
+std::vector<UserWithPhones> Store::list_users() {
+  return with_reader("listing users", [&](Connection& conn) {
+    std::vector<UserWithPhones> out;
+    auto& st = conn.prepare(std::string("SELECT ") + kUserColumns + " FROM users ORDER BY id");
+    while (st.executeStep()) out.push_back({read_user(st), {}});
+    auto& m = conn.prepare(
+        "SELECT user_id, phone_number FROM phone_mappings ORDER BY user_id, phone_number");
+    std::size_t i = 0;
+    while (m.executeStep()) {
+      UserId uid = m.getColumn(0).getInt64();
+      while (i < out.size() && out[i].user.id < uid) ++i;
+      if (i < out.size() && out[i].user.id == uid) out[i].extra_phones.push_back(m.getColumn(1).getString());
+    }
+    return out;
+  });
+}
+
+std::optional<InboundRecord> Store::inbound_by_sid(const std::string& message_sid) {
+  return with_reader("reading a message", [&](Connection& conn) -> std::optional<InboundRecord> {
+    auto& st = conn.prepare(std::string("SELECT ") + kInboundColumns +
+                             " FROM inbound_messages WHERE message_sid = ?");
+    st.bind(1, message_sid);
+    if (!st.executeStep()) return std::nullopt;
+    return read_inbound(st);
+  });
+}
+
+std::optional<InboundRecord> Store::inbound_by_id(std::int64_t id) {
+  return with_reader("reading a message", [&](Connection& conn) -> std::optional<InboundRecord> {
+    auto& st = conn.prepare(std::string("SELECT ") + kInboundColumns +
+                             " FROM inbound_messages WHERE id = ?");
+    st.bind(1, static_cast<std::int64_t>(id));
+    if (!st.executeStep()) return std::nullopt;
+    return read_inbound(st);
+  });
+}
+
+std::vector<InboundRecord> Store::pending_inbound() {
+  return with_reader("reading pending messages", [&](Connection& conn) {
+    std::vector<InboundRecord> out;
+    auto& st = conn.prepare(std::string("SELECT ") + kInboundColumns +
+                             " FROM inbound_messages WHERE state = 'pending' ORDER BY id");
+    while (st.executeStep()) out.push_back(read_inbound(st));
+    return out;
+  });
+}
+
+std::vector<HistoryEntry> Store::history(UserId user_id, std::int64_t before_id, int limit) {
+  if (limit <= 0) return {};
+  return with_reader("reading history", [&](Connection& conn) {
+    // Each earlier routed message gives up to two entries: the text and the agent's reply.
+    auto& st = conn.prepare(
+        "SELECT body, received_ms, reply_body, done_ms FROM inbound_messages "
+        "WHERE user_id = ? AND id < ? AND outcome = 'routed' ORDER BY id DESC LIMIT ?");
+    st.bind(1, static_cast<std::int64_t>(user_id));
+    st.bind(2, static_cast<std::int64_t>(before_id));
+    st.bind(3, limit);
+    std::vector<HistoryEntry> newest_first;
+    while (st.executeStep() && static_cast<int>(newest_first.size()) < limit) {
+      if (!st.getColumn(2).isNull()) {
+        newest_first.push_back({"outbound", st.getColumn(2).getString(),
+                                st.getColumn(3).isNull() ? st.getColumn(1).getInt64()
+                                                         : st.getColumn(3).getInt64()});
+      }
+      if (static_cast<int>(newest_first.size()) < limit) {
+        newest_first.push_back({"inbound", st.getColumn(0).getString(), st.getColumn(1).getInt64()});
+      }
+    }
+    return std::vector<HistoryEntry>(newest_first.rbegin(), newest_first.rend());
+  });
+}
+
+std::vector<UsageLog> Store::usage_logs(std::optional<UserId> user_id, EpochMs since, int limit) {
+  return with_reader("reading usage logs", [&](Connection& conn) {
+    std::string sql =
+        "SELECT id, user_id, phone_number, message_direction, message_content, success, "
+        "processing_time_ms, error_message, metadata, twilio_message_sid, final_status, "
+        "created_ms FROM usage_logs WHERE created_ms >= ?";
+    if (user_id) sql += " AND user_id = ?";
+    sql += " ORDER BY id DESC LIMIT ?";
+    auto& st = conn.prepare(sql);
+    int i = 1;
+    st.bind(i++, static_cast<std::int64_t>(since));
+    if (user_id) st.bind(i++, static_cast<std::int64_t>(*user_id));
+    st.bind(i, limit);
+    std::vector<UsageLog> out;
+    while (st.executeStep()) {
+      UsageLog l;
+      l.id = st.getColumn(0).getInt64();
+      l.user_id = optional_int(st.getColumn(1));
+      l.phone_number = st.getColumn(2).getString();
+      l.direction = st.getColumn(3).getString();
+      l.content = st.getColumn(4).isNull() ? "" : st.getColumn(4).getString();
+      l.success = st.getColumn(5).getInt() != 0;
+      l.processing_time_ms = optional_int(st.getColumn(6));
+      l.error_message = st.getColumn(7).isNull() ? "" : st.getColumn(7).getString();
+      l.metadata_json = st.getColumn(8).getString();
+      l.twilio_message_sid = st.getColumn(9).isNull() ? "" : st.getColumn(9).getString();
+      l.final_status = st.getColumn(10).getString();
+      l.created_ms = st.getColumn(11).getInt64();
+      out.push_back(std::move(l));
+    }
+    return out;
+  });
+}
+
+std::vector<std::pair<std::int64_t, std::string>> Store::phone_changes_after(std::int64_t after) {
+  return with_reader("reading number changes", [&](Connection& conn) {
+    std::vector<std::pair<std::int64_t, std::string>> out;
+    auto& st = conn.prepare(
+        "SELECT seq, phone_number FROM phone_changes WHERE seq > ? ORDER BY seq LIMIT 10000");
+    st.bind(1, static_cast<std::int64_t>(after));
+    while (st.executeStep()) out.emplace_back(st.getColumn(0).getInt64(), st.getColumn(1).getString());
+    return out;
+  });
+}
+
+std::int64_t Store::last_phone_change_seq() {
+  return with_reader("reading number changes", [&](Connection& conn) {
+    auto& st = conn.prepare("SELECT coalesce(max(seq), 0) FROM phone_changes");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  });
+}
+
+StoreStats Store::stats() {
+  return with_reader("reading statistics", [&](Connection& conn) {
+    StoreStats s;
+    auto scalar = [&](const char* sql) {
+      auto& st = conn.prepare(sql);
+      st.executeStep();
+      return st.getColumn(0).getInt64();
+    };
+    s.users = scalar("SELECT count(*) FROM users");
+    s.active_users = scalar("SELECT count(*) FROM users WHERE is_active = 1");
+    s.mappings = scalar("SELECT count(*) FROM phone_mappings");
+    s.pending_inbound = scalar("SELECT count(*) FROM inbound_messages WHERE state = 'pending'");
+    s.queued_outbound = scalar("SELECT count(*) FROM outbound_messages WHERE state = 'queued'");
+    s.unpushed_usage_logs = scalar("SELECT count(*) FROM usage_logs WHERE pushed_ms IS NULL");
+    auto& by = conn.prepare("SELECT outcome, count(*) FROM inbound_messages GROUP BY outcome ORDER BY outcome");
+    while (by.executeStep()) s.inbound_by_outcome.emplace_back(by.getColumn(0).getString(), by.getColumn(1).getInt64());
+    // A number is ambiguous when two users have it as primary, or when nobody has it as
+    // primary and two users map it.
+    auto& amb = conn.prepare(
+        "SELECT phone_number FROM users WHERE phone_number IS NOT NULL GROUP BY phone_number "
+        "HAVING count(*) > 1 "
+        "UNION "
+        "SELECT m.phone_number FROM phone_mappings m "
+        "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.phone_number = m.phone_number) "
+        "GROUP BY m.phone_number HAVING count(DISTINCT m.user_id) > 1 ORDER BY 1 LIMIT 1000");
+    while (amb.executeStep()) s.ambiguous_numbers.push_back(amb.getColumn(0).getString());
+    return s;
+  });
+}
+
+void Store::check_health() {
+  with_reader("checking the database", [&](Connection& conn) {
+    auto& st = conn.prepare("SELECT count(*) FROM meta");
+    st.executeStep();
+  });
+  // A real row, so a full disk or a read-only file shows here and not only under load.
+  write([](WriteTxn& txn) { txn.touch_health_row(); });
+}
+
+}  // namespace smsr

@@ -1,0 +1,236 @@
+// The local store: users, phone numbers, inbound messages, the outbound queue and usage
+// logs in one SQLite file.
+//
+// Writes go through one writer thread that takes every pending write, runs each in its own
+// savepoint and commits them together (group commit: many concurrent webhooks share one
+// fsync). Reads use their own connections and never wait for the writer (WAL).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/domain.hpp"
+#include "storage/errors.hpp"
+
+namespace smsr {
+
+class Connection;
+
+struct InboundRecord {
+  std::int64_t id = 0;
+  std::string message_sid;
+  std::string account_sid;
+  std::string from_number;
+  std::string to_number;
+  std::string body;
+  std::string media_json = "[]";
+  std::optional<UserId> user_id;
+  std::string outcome;  // routed, unknown, inactive, ambiguous, opt_out, opt_in, help, rate_limited, spam
+  std::string state;    // pending, done, failed
+  bool auto_reply = false;
+  std::optional<std::string> answer_twiml;
+  std::optional<std::string> reply_body;
+  int attempts = 0;
+  EpochMs received_ms = 0;
+};
+
+struct UsageLog {
+  std::int64_t id = 0;
+  std::optional<UserId> user_id;
+  std::string phone_number;
+  std::string direction;  // inbound | outbound
+  std::string content;
+  bool success = true;
+  std::optional<std::int64_t> processing_time_ms;
+  std::string error_message;
+  std::string metadata_json = "{}";
+  std::string twilio_message_sid;
+  std::string final_status = "unknown";
+  EpochMs created_ms = 0;
+};
+
+struct OutboundRecord {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> inbound_id;
+  std::optional<UserId> user_id;
+  std::string to_number;
+  std::string from_number;
+  std::string body;
+  std::string state;  // queued, sent, failed
+};
+
+struct HistoryEntry {
+  std::string direction;  // inbound | outbound
+  std::string body;
+  EpochMs at = 0;
+};
+
+struct NewUser {
+  std::optional<UserId> id;         // chosen by the store when absent
+  std::string email;
+  std::string full_name;
+  std::vector<std::string> phones;  // E.164; the first is the primary number
+  bool active = true;
+};
+
+struct UserWithPhones {
+  User user;
+  std::vector<std::string> extra_phones;  // mapping numbers, E.164, sorted
+};
+
+struct StoreStats {
+  std::int64_t users = 0;
+  std::int64_t active_users = 0;
+  std::int64_t mappings = 0;
+  std::int64_t pending_inbound = 0;
+  std::int64_t queued_outbound = 0;
+  std::int64_t unpushed_usage_logs = 0;
+  std::vector<std::pair<std::string, std::int64_t>> inbound_by_outcome;
+  std::vector<std::string> ambiguous_numbers;  // numbers claimed by two or more users
+};
+
+// The operations a write may perform. Lives only inside Store::write, on the writer thread.
+class WriteTxn {
+ public:
+  WriteTxn(Connection& conn, EpochMs now) : conn_(conn), now_(now) {}
+
+  EpochMs now() const { return now_; }
+
+  // ---- inbound messages ----
+  std::optional<InboundRecord> find_inbound(const std::string& message_sid);
+  // Messages from `from` since `since` that were forwarded to an agent.
+  int count_routed_since(const std::string& from, EpochMs since);
+  // Messages from `from` since `since` that the router answered with its own text.
+  int count_auto_replies_since(const std::string& from, EpochMs since);
+  std::int64_t insert_inbound(const InboundRecord& record);
+  void set_answer(std::int64_t inbound_id, const std::string& twiml);
+  // Ends agent work on a message: state done or failed, the reply (if any), the error.
+  void finish_inbound(std::int64_t inbound_id, const std::string& state,
+                      const std::optional<std::string>& reply, const std::string& error);
+  void record_attempt(std::int64_t inbound_id, const std::string& error);
+
+  std::int64_t insert_usage_log(const UsageLog& log);
+
+  // The opt-out ledger (STOP / START).
+  bool is_opted_out(const std::string& phone);
+  void set_opted_out(const std::string& phone, bool opted_out);
+  std::int64_t queue_outbound(const OutboundRecord& record);
+
+  // ---- users and numbers; each change of a number's owner is journaled ----
+  User insert_user(const NewUser& user);
+  // Replaces email, full name, active flag and, when `phones` is non-empty, the numbers.
+  void update_user(const NewUser& user);
+  void set_user_active(UserId id, bool active);
+  void delete_user(UserId id);
+  void add_phone(UserId id, const std::string& e164);
+  // Removes a mapping number; a primary number is removed from the user (who keeps any
+  // other numbers). Throws kNotFound if nobody has it.
+  void remove_phone(const std::string& e164);
+  std::optional<User> find_user(UserId id);
+  std::optional<UserId> owner_of(const std::string& e164);  // any claim, primary first
+
+  // Records the time of a health check (a real write, so a full disk is noticed).
+  void touch_health_row();
+
+  // Numbers whose owner changed in this write (filled by the operations above).
+  const std::vector<std::string>& changed_phones() const { return changed_; }
+
+ private:
+  void note_changed(const std::string& e164);
+  std::vector<std::string> numbers_of(UserId id);
+  void require_unowned(const std::string& e164, std::optional<UserId> except);
+
+  Connection& conn_;
+  EpochMs now_;
+  std::vector<std::string> changed_;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) and migrates the database at `path`. Throws StoreError.
+  Store(const std::string& path, const Clock& clock);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Runs `fn` on the writer thread inside a savepoint of the next group commit and returns
+  // its result once that commit is durable. If `fn` throws, only its own changes are rolled
+  // back and the exception is rethrown here (SQLite errors as StoreError). If the commit
+  // fails (disk full, I/O error), throws StoreError(kUnavailable).
+  template <class F>
+  auto write(F&& fn) -> std::invoke_result_t<F&, WriteTxn&> {
+    using R = std::invoke_result_t<F&, WriteTxn&>;
+    if constexpr (std::is_void_v<R>) {
+      submit([&fn](WriteTxn& txn) { fn(txn); });
+    } else {
+      std::optional<R> result;
+      submit([&fn, &result](WriteTxn& txn) { result.emplace(fn(txn)); });
+      return std::move(*result);
+    }
+  }
+
+  // Called on the writer thread after each commit with the numbers whose owner changed
+  // in it, before the writes that changed them return. Set once, before use.
+  void set_phone_change_listener(std::function<void(const std::vector<std::string>&)> fn);
+
+  // ---- reads ----
+  Resolution resolve(const std::string& e164);
+  std::optional<UserWithPhones> user(UserId id);
+  std::vector<UserWithPhones> list_users();
+  std::optional<InboundRecord> inbound_by_sid(const std::string& message_sid);
+  std::optional<InboundRecord> inbound_by_id(std::int64_t id);
+  std::vector<InboundRecord> pending_inbound();
+  // The user's conversation before inbound message `before_id`, oldest first, at most
+  // `limit` entries (inbound messages and the agent's replies to them).
+  std::vector<HistoryEntry> history(UserId user_id, std::int64_t before_id, int limit);
+  std::vector<UsageLog> usage_logs(std::optional<UserId> user_id, EpochMs since, int limit);
+  // Journal of numbers whose owner changed: entries with seq > after, oldest first.
+  std::vector<std::pair<std::int64_t, std::string>> phone_changes_after(std::int64_t after);
+  std::int64_t last_phone_change_seq();
+  StoreStats stats();
+
+  // Reads and writes a trivial row; throws StoreError when the database is unusable.
+  void check_health();
+
+ private:
+  class ReaderLease;
+  struct Job;
+
+  // Runs `fn(Connection&)` on a pooled read connection, translating SQLite errors.
+  template <class F>
+  auto with_reader(const char* context, F&& fn) -> std::invoke_result_t<F&, Connection&>;
+
+  void submit(std::function<void(WriteTxn&)> fn);
+  void writer_loop();
+  void run_batch(std::deque<std::shared_ptr<Job>>& batch);
+  std::unique_ptr<Connection> acquire_reader();
+  void release_reader(std::unique_ptr<Connection> conn);
+
+  const std::string path_;  // constant after construction
+  const Clock& clock_;
+  std::unique_ptr<Connection> writer_conn_;  // used only by the writer thread
+  std::function<void(const std::vector<std::string>&)> on_phone_change_;  // set before use
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::shared_ptr<Job>> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;                   // guarded by queue_mu_
+
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+
+  std::thread writer_;
+};
+
+}  // namespace smsr

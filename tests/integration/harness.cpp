@@ -1,0 +1,300 @@
+#include "tests/integration/harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace smsr::test {
+namespace {
+
+// The child's environment: ours without any SMS_ROUTER_* variable, plus `extra`.
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    if (std::string(*e).rfind("SMS_ROUTER_", 0) == 0) continue;
+    if (std::string(*e).rfind("JOURNAL_STREAM=", 0) == 0) continue;
+    env.emplace_back(*e);
+  }
+  for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
+  return env;
+}
+
+pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+            const std::string& out_path, const std::string& err_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<std::string> argv_store = {SMSR_BINARY};
+  argv_store.insert(argv_store.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_store) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto env_store = child_environment(env);
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, SMSR_BINARY, &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + std::string(SMSR_BINARY));
+  return pid;
+}
+
+int wait_status(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::atomic<int> g_counter{0};
+
+}  // namespace
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "sms-router-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+CommandResult run_cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  TempDir scratch;
+  auto out = scratch.file("out"), err = scratch.file("err");
+  pid_t pid = spawn(args, env, out, err);
+  CommandResult r;
+  r.status = wait_status(pid);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+nlohmann::json base_config(const TempDir& dir) {
+  return {
+      {"listen", {{"host", "127.0.0.1"}, {"port", 0}}},
+      {"public_url", "http://localhost:8000"},
+      {"database", {{"path", dir.file("router.db")}}},
+      {"twilio",
+       {{"account_sid", kAccountSid}, {"auth_token", kAuthToken}, {"numbers", {kRouterNumber}}}},
+      {"agent", {{"url", "builtin:echo"}, {"inline_wait_ms", 3000}, {"timeout_ms", 5000}}},
+      {"log", {{"level", "info"}}},
+  };
+}
+
+Service::Service(const TempDir& dir, nlohmann::json config)
+    : dir_(dir),
+      config_path_(dir.file("config-" + std::to_string(g_counter++) + ".json")),
+      log_path_(dir.file("service.log")) {
+  write_file(config_path_, config.dump(2));
+}
+
+Service::~Service() {
+  if (pid_ > 0) kill9();
+}
+
+void Service::start() {
+  auto offset = read_file(log_path_).size();
+  pid_ = spawn({"serve", "--config", config_path_}, {}, dir_.file("service.out"), log_path_);
+  static const std::regex ready(R"(event=serve\.ready listen=[^ :]+:(\d+))");
+  std::smatch m;
+  bool up = eventually([&] {
+    std::string log = read_file(log_path_).substr(offset);
+    if (std::regex_search(log, m, ready)) {
+      port_ = std::stoi(m[1]);
+      return true;
+    }
+    return waitpid(pid_, nullptr, WNOHANG) == pid_;  // exited: give up at once
+  }, std::chrono::seconds(20));
+  if (!up || port_ == 0) {
+    throw std::runtime_error("service did not become ready; its log:\n" + read_file(log_path_));
+  }
+}
+
+int Service::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = wait_status(pid_);
+  pid_ = -1;
+  return status;
+}
+
+void Service::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  wait_status(pid_);
+  pid_ = -1;
+}
+
+std::string Service::log() const { return read_file(log_path_); }
+
+CommandResult Service::cli(std::vector<std::string> args) const {
+  args.insert(args.begin(), {"--config", config_path_});
+  return run_cli(args);
+}
+
+std::string new_message_sid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string sid = "SM";
+  for (int i = 0; i < 32; ++i) sid.push_back(hex[rng() % 16]);
+  return sid;
+}
+
+FormFields sms_fields(const Sms& sms) {
+  std::string sid = sms.sid.empty() ? new_message_sid() : sms.sid;
+  FormFields f = {{"MessageSid", sid},     {"SmsMessageSid", sid},     {"SmsSid", sid},
+                  {"AccountSid", sms.account_sid}, {"From", sms.from}, {"To", sms.to},
+                  {"Body", sms.body},      {"NumMedia", "0"},          {"SmsStatus", "received"},
+                  {"ApiVersion", "2010-04-01"}};
+  for (const auto& kv : sms.extra) {
+    bool replaced = false;
+    for (auto& existing : f) {
+      if (existing.first == kv.first) {
+        existing.second = kv.second;
+        replaced = true;
+      }
+    }
+    if (!replaced) f.push_back(kv);
+  }
+  return f;
+}
+
+HttpAnswer post_raw(int port, const std::string& path, const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30, 0);
+  httplib::Headers h;
+  for (const auto& [k, v] : headers) h.emplace(k, v);
+  auto res = client.Post(path, h, body, "application/x-www-form-urlencoded");
+  if (!res) return {0, "connection failed: " + httplib::to_string(res.error()), ""};
+  return {res->status, res->body, res->get_header_value("Content-Type")};
+}
+
+HttpAnswer post_webhook(int port, const FormFields& fields, const std::string& token,
+                        const std::string& public_url) {
+  const std::string path = "/sms-router/webhook/sms";
+  std::string signature = compute_signature(token, signature_payload(public_url + path, fields));
+  return post_raw(port, path, encode_form(fields), {{"X-Twilio-Signature", signature}});
+}
+
+HttpAnswer http_get(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get(path);
+  if (!res) return {0, "connection failed", ""};
+  return {res->status, res->body, res->get_header_value("Content-Type")};
+}
+
+std::optional<std::string> twiml_message(const std::string& twiml) {
+  static const std::regex message("<Message>([\\s\\S]*?)</Message>");
+  std::smatch m;
+  if (!std::regex_search(twiml, m, message)) return std::nullopt;
+  return m[1].str();
+}
+
+FakeAgent::FakeAgent() : server_(std::make_unique<httplib::Server>()) {
+  behaviour_ = [](const Request& r) {
+    Response res;
+    res.body = nlohmann::json{{"reply", "agent " + std::to_string(r.body["user"]["id"].get<long long>()) +
+                                            ": " + r.body["message"]["body"].get<std::string>()}}
+                   .dump();
+    return res;
+  };
+  server_->new_task_queue = [] { return new httplib::ThreadPool(64); };
+  server_->Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    Request r;
+    r.body = nlohmann::json::parse(req.body, nullptr, false);
+    r.path = req.path;
+    r.authorization = req.get_header_value("Authorization");
+    r.idempotency_key = req.get_header_value("Idempotency-Key");
+    Behaviour b;
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back(r);
+      b = behaviour_;
+    }
+    Response out = b(r);
+    if (out.delay.count() > 0) std::this_thread::sleep_for(out.delay);
+    res.status = out.status;
+    res.set_content(out.body, "application/json");
+  });
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+}
+
+FakeAgent::~FakeAgent() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string FakeAgent::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void FakeAgent::set_behaviour(Behaviour b) {
+  std::lock_guard lock(mu_);
+  behaviour_ = std::move(b);
+}
+
+std::vector<FakeAgent::Request> FakeAgent::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+std::size_t FakeAgent::count() const {
+  std::lock_guard lock(mu_);
+  return requests_.size();
+}
+
+std::size_t FakeAgent::count_sid(const std::string& sid) const {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (const auto& r : requests_) {
+    if (r.body.is_object() && r.body["message"]["sid"] == sid) ++n;
+  }
+  return n;
+}
+
+}  // namespace smsr::test

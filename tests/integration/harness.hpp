@@ -1,0 +1,157 @@
+// Test fixtures for integration tests: a temporary directory, the real sms-router binary
+// run as a child process on a free loopback port, and a fake agent that is a real HTTP
+// server. Nothing here mocks a class of the router.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "app/twilio_signature.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace smsr::test {
+
+// A directory removed with its contents at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& content);
+std::string read_file(const std::string& path);
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `sms-router ARGS...` to completion with the given extra environment.
+CommandResult run_cli(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env = {});
+
+// Polls `condition` until it holds or `timeout` passes; returns its last value.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The configuration a test service starts with; tests adjust fields before start().
+nlohmann::json base_config(const TempDir& dir);
+
+constexpr const char* kAuthToken = "test-auth-token-0123456789abcdef";
+constexpr const char* kAccountSid = "AC00000000000000000000000000000001";
+constexpr const char* kRouterNumber = "+15005550006";
+
+// `sms-router serve` as a child process.
+class Service {
+ public:
+  Service(const TempDir& dir, nlohmann::json config);
+  ~Service();  // SIGKILL if still running
+
+  void start();                 // waits until the ready line names the port
+  int stop();                   // SIGTERM, wait; returns the exit status
+  void kill9();                 // SIGKILL, wait
+  int port() const { return port_; }
+  std::string log() const;      // everything the service wrote to stderr
+  const std::string& config_path() const { return config_path_; }
+  pid_t pid() const { return pid_; }
+
+  // Runs a CLI command against the same configuration.
+  CommandResult cli(std::vector<std::string> args) const;
+
+ private:
+  const TempDir& dir_;
+  std::string config_path_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+// An inbound SMS the way Twilio posts it.
+struct Sms {
+  Sms(std::string sender, std::string text) : from(std::move(sender)), body(std::move(text)) {}
+  std::string from;
+  std::string body;
+  std::string sid;  // generated when empty
+  std::string to = kRouterNumber;
+  std::string account_sid = kAccountSid;
+  FormFields extra;  // more fields (OptOutType, MediaUrl0, ...)
+};
+
+FormFields sms_fields(const Sms& sms);
+std::string new_message_sid();
+
+// Signs (with `token`, over public_url + path) and posts to the service.
+HttpAnswer post_webhook(int port, const FormFields& fields, const std::string& token = kAuthToken,
+                        const std::string& public_url = "http://localhost:8000");
+HttpAnswer post_raw(int port, const std::string& path, const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers);
+HttpAnswer http_get(int port, const std::string& path);
+
+// The text of the <Message> in a TwiML answer, or nullopt for <Response/>.
+std::optional<std::string> twiml_message(const std::string& twiml);
+
+// A fake agent: a real HTTP server on 127.0.0.1 recording every request. By default it
+// answers {"reply": "agent <user.id>: <body>"}; tests can change the behaviour.
+class FakeAgent {
+ public:
+  struct Request {
+    nlohmann::json body;
+    std::string path;
+    std::string authorization;
+    std::string idempotency_key;
+  };
+  struct Response {
+    int status = 200;
+    std::string body;
+    std::chrono::milliseconds delay{0};
+  };
+  using Behaviour = std::function<Response(const Request&)>;
+
+  FakeAgent();
+  ~FakeAgent();
+
+  std::string url(const std::string& path = "/agent/{user_id}") const;
+  void set_behaviour(Behaviour b);
+  std::vector<Request> requests() const;
+  std::size_t count() const;
+  // Requests whose message.sid is `sid`.
+  std::size_t count_sid(const std::string& sid) const;
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  mutable std::mutex mu_;
+  Behaviour behaviour_;             // guarded by mu_
+  std::vector<Request> requests_;  // guarded by mu_
+};
+
+}  // namespace smsr::test
