@@ -262,11 +262,8 @@ std::string http_origin(std::string url) {
 
 // Only the shape is checked here; the phone module knows which regions exist.
 std::string region_code(std::string region) {
-  const bool upper_letters = region.size() == 2 && std::all_of(region.begin(), region.end(),
-                                                               [](char c) {
-                                                                 return c >= 'A' && c <= 'Z';
-                                                               });
-  if (!upper_letters) {
+  const auto upper_letter = [](char c) { return c >= 'A' && c <= 'Z'; };
+  if (region.size() != 2 || !std::all_of(region.begin(), region.end(), upper_letter)) {
     throw InvalidValue("must be two upper-case letters such as US or GB, got " + in_quotes(region));
   }
   return region;
@@ -293,8 +290,8 @@ std::string log_level(std::string level) {
 std::string admin_token(std::string token) {
   constexpr std::size_t kMinLength = 32;
   if (!token.empty() && token.size() < kMinLength) {
-    throw InvalidValue("must be at least 32 characters long (it has " +
-                       std::to_string(token.size()) +
+    throw InvalidValue("must be at least " + std::to_string(kMinLength) +
+                       " characters long (it has " + std::to_string(token.size()) +
                        "); generate one with: openssl rand -hex 32");
   }
   return token;
@@ -328,6 +325,7 @@ void assign_integer(Integer* target, const json& value, const KeyDescriptor& key
   if (!value.is_number_integer()) throw InvalidValue("must be an integer, got " + type_of(value));
   const std::int64_t min = std::max<std::int64_t>(key.min, std::numeric_limits<Integer>::min());
   const std::int64_t max = std::min<std::int64_t>(key.max, std::numeric_limits<Integer>::max());
+  // Non-negative JSON integers arrive unsigned; past int64 they fit no key.
   const bool beyond_int64 = value.is_number_unsigned() &&
                             value.get<std::uint64_t>() > static_cast<std::uint64_t>(kUnbounded);
   const std::int64_t number = beyond_int64 ? kUnbounded : value.get<std::int64_t>();
@@ -541,9 +539,12 @@ std::vector<std::string> names_in(std::string_view section) {
   std::vector<std::string> names;
   for (const auto& spelling : spellings()) {
     const std::string_view key_section = section_of(spelling.name);
-    if (key_section == section) names.push_back(spelling.name);
-    const bool new_section = std::find(names.begin(), names.end(), key_section) == names.end();
-    if (section.empty() && !key_section.empty() && new_section) names.emplace_back(key_section);
+    if (key_section == section) {
+      names.push_back(spelling.name);
+    } else if (section.empty() &&
+               std::find(names.begin(), names.end(), key_section) == names.end()) {
+      names.emplace_back(key_section);
+    }
   }
   return names;
 }
