@@ -17,6 +17,25 @@ int report(const char* kind, const std::string& message, int status) {
   return status;
 }
 
+// One line naming what is wrong, instead of CLI11's two-line default.
+std::string parse_error_line(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  // CLI11 reports an unknown command as "a subcommand is required": name it instead.
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.empty() || arg[0] == '-') {
+      if (arg == "-c" || arg == "--config") ++i;  // skip the option's value
+      continue;
+    }
+    bool known = false;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->check_name(arg);
+    }
+    if (!known) return "unknown command \"" + arg + "\"; run sms-router --help for the list";
+    break;
+  }
+  return std::string(e.what()) + "; run sms-router --help for usage";
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -139,8 +158,7 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    return report("error: ", parse_error_line(app, e, argc, argv), 2);
   } catch (const ConfigError& e) {
     return report("configuration error: ", e.what(), 2);
   } catch (const UsageError& e) {

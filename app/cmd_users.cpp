@@ -195,10 +195,10 @@ int cmd_users_import(const ConfigLocation& where, const std::string& file) {
   ImportResult result;
   try {
     result = apply_import(store, plan.rows, progress);
-  } catch (const StoreError& e) {
+  } catch (const ImportRowError& e) {
     if (terminal) std::fprintf(stderr, "\n");
     if (e.kind() == StoreError::Kind::kConflict || e.kind() == StoreError::Kind::kInvalid) {
-      throw UsageError(file + ":" + e.what() + "; nothing was imported");
+      throw UsageError(file + ":" + std::to_string(e.line()) + ": " + e.reason() + "; nothing was imported");
     }
     throw;
   }

@@ -6,54 +6,47 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <thread>
-#include <unordered_map>
-#include <vector>
+#include <optional>
 
 #include "app/agent.hpp"
 #include "app/reply_slot.hpp"
 #include "app/settings.hpp"
 #include "core/clock.hpp"
+#include "core/keyed_scheduler.hpp"
 
 namespace smsr {
 
 class Store;
+class Sender;
 struct InboundRecord;
 
 struct DispatcherOptions {
   int workers = 32;
-  // First retry delay; doubles per attempt, capped, with jitter.
   std::chrono::milliseconds retry_base{500};
   std::chrono::milliseconds retry_cap{60000};
 };
 
 class Dispatcher {
  public:
-  Dispatcher(Store& store, Agent& agent, const Settings& settings, const Clock& clock,
+  Dispatcher(Store& store, Agent& agent, Sender& sender, const Settings& settings, const Clock& clock,
              DispatcherOptions options);
-  ~Dispatcher();
 
   // Queues every pending message from the store and starts the workers.
   void start();
-  // Stops taking new work, lets agent calls in flight finish, joins the workers. Messages
-  // not delivered stay pending in the store.
-  void stop();
+  // See KeyedScheduler::stop. Messages not delivered stay pending in the store.
+  bool stop(std::chrono::milliseconds grace) { return scheduler_.stop(grace); }
 
   // Queues a stored message for its user. `slot` (may be null) gets the reply if the
   // webhook is still waiting for it.
   void enqueue(std::int64_t inbound_id, UserId user_id, std::shared_ptr<ReplySlot> slot);
 
-  std::size_t queue_depth() const;
+  std::size_t queue_depth() const { return scheduler_.depth(); }
 
   struct Counters {
     std::atomic<std::uint64_t> calls{0};
-    std::atomic<std::uint64_t> failures{0};    // attempts that did not produce an answer
+    std::atomic<std::uint64_t> failures{0};  // attempts that did not produce an answer
     std::atomic<std::uint64_t> latency_ms_total{0};
   };
   const Counters& counters() const { return counters_; }
@@ -63,36 +56,22 @@ class Dispatcher {
     std::int64_t inbound_id = 0;
     std::shared_ptr<ReplySlot> slot;
   };
-  struct UserQueue {
-    std::deque<Task> tasks;
-    bool scheduled = false;  // in ready_, in delayed_, or being worked on
-  };
-  using SteadyTime = std::chrono::steady_clock::time_point;
+  using TimePoint = std::chrono::steady_clock::time_point;
 
-  void worker_loop();
   // Delivers one message. Returns the time to retry at, or nullopt when it is finished.
-  std::optional<SteadyTime> deliver(const Task& task);
-  void finish(const InboundRecord& message, const std::shared_ptr<ReplySlot>& slot,
-              const std::string& state, const std::optional<std::string>& reply,
-              const std::string& error, std::int64_t processing_ms);
-  std::chrono::milliseconds backoff(int attempts) const;
+  std::optional<TimePoint> deliver(Task& task);
+  std::optional<TimePoint> deliver_or_throw(Task& task);
+  void finish(const InboundRecord& message, const std::shared_ptr<ReplySlot>& slot, const std::string& state,
+              const std::optional<std::string>& reply, const std::string& error, std::int64_t processing_ms);
 
   Store& store_;
   Agent& agent_;
+  Sender& sender_;
   const Settings& settings_;
   const Clock& clock_;
   const DispatcherOptions options_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<UserId, UserQueue> users_;  // guarded by mu_
-  std::deque<UserId> ready_;                     // guarded by mu_
-  std::multimap<SteadyTime, UserId> delayed_;    // guarded by mu_
-  std::size_t queued_ = 0;                       // guarded by mu_
-  bool stopping_ = false;                        // guarded by mu_
-  std::vector<std::thread> workers_;
-
   Counters counters_;
+  KeyedScheduler<UserId, Task> scheduler_;
 };
 
 }  // namespace smsr

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/admin.hpp"
+#include "app/delivery_status.hpp"
 #include "app/dispatcher.hpp"
 #include "app/directory.hpp"
 #include "app/inbound.hpp"
@@ -19,7 +21,9 @@ namespace smsr {
 namespace {
 
 constexpr const char* kSmsWebhookPath = "/sms-router/webhook/sms";
+constexpr const char* kStatusWebhookPath = "/sms-router/webhook/status";
 constexpr const char* kHealthPath = "/sms-router/health";
+constexpr const char* kAdminPrefix = "/sms-router/admin/";
 
 // Worker threads. A keep-alive connection holds a worker until it closes, and a webhook
 // may wait up to agent.inline_wait_ms for its reply, so the pool is sized for a few
@@ -64,6 +68,55 @@ InboundSms to_inbound_sms(const FormFields& fields) {
 
 std::vector<std::string> signing_tokens(const Config& config) {
   return {config.twilio.auth_token, config.twilio.secondary_auth_token};
+}
+
+void json_reply(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void json_error(httplib::Response& res, int status, const std::string& message) {
+  json_reply(res, status, {{"error", message}});
+}
+
+bool constant_time_equals(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// The checks both Twilio webhooks share: size, form encoding, signature, account. Returns
+// false after writing the error answer.
+bool accept_twilio_form(const httplib::Request& req, httplib::Response& res, const Config& config,
+                        FormFields& fields) {
+  if (static_cast<std::int64_t>(req.body.size()) > config.limits.max_body_bytes) {
+    plain_error(res, 413, "request body larger than limits.max_body_bytes");
+    return false;
+  }
+  if (!parse_form(req.body, fields)) {
+    plain_error(res, 400, "body is not valid application/x-www-form-urlencoded");
+    return false;
+  }
+  if (config.twilio.validate_signature) {
+    std::string url = config.public_url + req.target;
+    std::string signature = req.get_header_value("X-Twilio-Signature");
+    auto check = check_form_signature(url, fields, signature, signing_tokens(config));
+    if (!check.valid) {
+      LOG_WARN("webhook.signature_rejected", {"path", req.path}, {"signed_url", check.signed_url},
+               {"reason", signature.empty() ? "missing X-Twilio-Signature" : "signature mismatch"},
+               {"hint", "public_url must be the exact scheme://host[:port] Twilio calls"});
+      plain_error(res, 403, "invalid Twilio signature");
+      return false;
+    }
+  }
+  std::string account = field(fields, "AccountSid");
+  if (!config.twilio.account_sid.empty() && account != config.twilio.account_sid) {
+    LOG_WARN("webhook.account_rejected", {"path", req.path}, {"account_sid", account});
+    plain_error(res, 403, "AccountSid does not match twilio.account_sid");
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -139,6 +192,21 @@ void HttpServer::install_hooks() {
     LOG_ERROR("http.internal_error", {"path", req.path}, {"error", what});
     plain_error(res, 500, "internal error");
   });
+  // The admin API: off without admin.token; bearer token compared in constant time.
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind(kAdminPrefix, 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    auto config = deps_.settings.current();
+    if (config->admin.token.empty()) {
+      json_error(res, 403, "the admin API is disabled: set admin.token (at least 32 characters)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!constant_time_equals(req.get_header_value("Authorization"), "Bearer " + config->admin.token)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      json_error(res, 401, "missing or wrong bearer token");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   server_->set_post_routing_handler([](const httplib::Request& req, const httplib::Response& res) {
     LOG_DEBUG("http.request", {"method", req.method}, {"path", req.path}, {"status", res.status});
   });
@@ -147,33 +215,50 @@ void HttpServer::install_hooks() {
 void HttpServer::install_routes() {
   server_->Post(kSmsWebhookPath, [this](const httplib::Request& req, httplib::Response& res) {
     auto config = deps_.settings.current();
-    if (static_cast<std::int64_t>(req.body.size()) > config->limits.max_body_bytes) {
-      return plain_error(res, 413, "request body larger than limits.max_body_bytes");
-    }
     FormFields fields;
-    if (!parse_form(req.body, fields)) {
-      return plain_error(res, 400, "body is not valid application/x-www-form-urlencoded");
-    }
-    if (config->twilio.validate_signature) {
-      std::string url = config->public_url + req.target;
-      std::string signature = req.get_header_value("X-Twilio-Signature");
-      auto check = check_form_signature(url, fields, signature, signing_tokens(*config));
-      if (!check.valid) {
-        LOG_WARN("webhook.signature_rejected", {"signed_url", check.signed_url},
-                 {"reason", signature.empty() ? "missing X-Twilio-Signature" : "signature mismatch"},
-                 {"hint", "public_url must be the exact scheme://host[:port] Twilio calls"});
-        return plain_error(res, 403, "invalid Twilio signature");
-      }
-    }
+    if (!accept_twilio_form(req, res, *config, fields)) return;
     InboundSms sms = to_inbound_sms(fields);
-    if (!config->twilio.account_sid.empty() && sms.account_sid != config->twilio.account_sid) {
-      LOG_WARN("webhook.account_rejected", {"account_sid", sms.account_sid});
-      return plain_error(res, 403, "AccountSid does not match twilio.account_sid");
-    }
     if (sms.message_sid.empty()) return plain_error(res, 400, "missing MessageSid");
     if (sms.from.empty()) return plain_error(res, 400, "missing From");
     auto answer = deps_.inbound.receive(sms);
     res.set_content(answer.twiml, "text/xml");
+  });
+
+  server_->Post(kStatusWebhookPath, [this](const httplib::Request& req, httplib::Response& res) {
+    auto config = deps_.settings.current();
+    FormFields fields;
+    if (!accept_twilio_form(req, res, *config, fields)) return;
+    std::string sid = field(fields, "MessageSid");
+    std::string status = field(fields, "MessageStatus");
+    if (sid.empty()) return plain_error(res, 400, "missing MessageSid");
+    if (status.empty()) return plain_error(res, 400, "missing MessageStatus");
+    int error_code = std::atoi(field(fields, "ErrorCode").c_str());
+    auto update = record_status_callback(deps_.store, sid, status, error_code);
+    if (update == StatusUpdate::kUnknownMessage) {
+      LOG_DEBUG("status.unknown_message", {"sid", sid}, {"status", status});
+    } else {
+      LOG_INFO("sms.status", {"sid", sid}, {"status", status}, {"error_code", error_code},
+               {"applied", update == StatusUpdate::kApplied ? "yes" : "stale"});
+    }
+    res.status = 200;
+    res.set_content("", "text/plain");
+  });
+
+  server_->Post("/sms-router/admin/messages", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("user_id") || !body["user_id"].is_number_integer() ||
+        !body.contains("body") || !body["body"].is_string()) {
+      return json_error(res, 400, "expected JSON {\"user_id\": <integer>, \"body\": \"<text>\"}");
+    }
+    auto result = send_proactive(deps_.store, deps_.sender, *deps_.settings.current(),
+                                 body["user_id"].get<UserId>(), body["body"].get<std::string>());
+    switch (result.kind) {
+      case ProactiveResult::Kind::kQueued:
+        return json_reply(res, 202, {{"status", "queued"}, {"message_ids", result.ids}, {"parts", result.ids.size()}});
+      case ProactiveResult::Kind::kInvalid: return json_error(res, 400, result.detail);
+      case ProactiveResult::Kind::kNoSuchUser: return json_error(res, 404, result.detail);
+      case ProactiveResult::Kind::kNotDeliverable: return json_error(res, 409, result.detail);
+    }
   });
 
   server_->Get(kHealthPath, [this](const httplib::Request&, httplib::Response& res) {

@@ -17,6 +17,7 @@ class InboundService;
 class Store;
 class PhoneDirectory;
 class Dispatcher;
+class Sender;
 
 struct HttpDeps {
   const Settings& settings;
@@ -24,6 +25,7 @@ struct HttpDeps {
   Store& store;
   PhoneDirectory& directory;
   Dispatcher& dispatcher;
+  Sender& sender;
 };
 
 class HttpServer {

@@ -8,6 +8,7 @@
 
 #include "app/directory.hpp"
 #include "app/dispatcher.hpp"
+#include "app/spam.hpp"
 #include "app/text.hpp"
 #include "core/log.hpp"
 #include "storage/store.hpp"
@@ -108,7 +109,7 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
     return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), existing->outcome, true};
   }
 
-  Sender sender = normalizer_.classify_sender(sms.from);
+  SenderAddress sender = normalizer_.classify_sender(sms.from);
   Admission admission = admit(sms, sender, *config);
   if (admission.duplicate) {
     return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), admission.outcome, true};
@@ -128,12 +129,14 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   return {twiml, admission.outcome, false};
 }
 
-InboundService::Admission InboundService::admit(const InboundSms& sms, const Sender& sender,
+InboundService::Admission InboundService::admit(const InboundSms& sms, const SenderAddress& sender,
                                                 const Config& config) {
   const bool is_number = sender.kind == SenderKind::kE164;
   const std::string& from = is_number ? sender.e164 : sms.from;
   Resolution owner = is_number ? directory_.resolve(sender.e164) : Resolution{};
   Keyword keyword = classify_keyword(sms.body, sms.opt_out_type);
+  // Scored outside the write: the writer thread only decides.
+  const double spam_points = config.spam.enabled ? spam_score(sms.body) : 0.0;
 
   if (owner.kind == Resolution::Kind::kAmbiguous) {
     std::string claimants;
@@ -188,6 +191,9 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
     } else if (txn.count_routed_since(from, now - kMinuteMs) >= config.limits.per_sender_per_minute) {
       a.outcome = outcome::kRateLimited;
       a.user_id = owner.user->id;
+    } else if (spam_points > config.spam.threshold) {
+      a.outcome = outcome::kSpam;
+      a.user_id = owner.user->id;
     } else {
       a.outcome = outcome::kRouted;
       a.user_id = owner.user->id;
@@ -219,6 +225,10 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
     in.direction = "inbound";
     in.content = sms.body;
     in.twilio_message_sid = sms.message_sid;
+    if (a.outcome == outcome::kSpam) {
+      LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(from)},
+               {"score", std::to_string(spam_points)});
+    }
     in.metadata_json = nlohmann::json{{"outcome", a.outcome},
                                       {"segments", count_segments(sms.body).segments},
                                       {"num_media", sms.media.size()}}

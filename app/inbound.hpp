@@ -43,6 +43,7 @@ inline constexpr const char* kOptIn = "opt_in";
 inline constexpr const char* kHelp = "help";
 inline constexpr const char* kOptedOut = "opted_out";  // sender had opted out earlier
 inline constexpr const char* kRateLimited = "rate_limited";
+inline constexpr const char* kSpam = "spam";
 }  // namespace outcome
 
 // The opt-out keyword class of a whole message body (trimmed, any case), or of
@@ -73,7 +74,7 @@ class InboundService {
 
  private:
   struct Admission;
-  Admission admit(const InboundSms& sms, const Sender& sender, const Config& config);
+  Admission admit(const InboundSms& sms, const SenderAddress& sender, const Config& config);
   std::string answer_of_duplicate(const std::string& message_sid, int wait_ms);
   std::string await_reply(std::int64_t inbound_id, const std::shared_ptr<ReplySlot>& slot,
                           int wait_ms);

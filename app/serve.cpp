@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "app/agent.hpp"
@@ -10,7 +12,9 @@
 #include "app/dispatcher.hpp"
 #include "app/http_server.hpp"
 #include "app/inbound.hpp"
+#include "app/sender.hpp"
 #include "app/settings.hpp"
+#include "app/twilio_api.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/phone.hpp"
@@ -83,14 +87,17 @@ int cmd_serve(const ConfigLocation& where) {
                            std::chrono::seconds(config.cache.ttl_s));
   store.set_phone_change_listener([&directory](const auto& numbers) { directory.invalidate(numbers); });
   std::unique_ptr<Agent> agent = make_agent(config.agent);
-  Dispatcher dispatcher(store, *agent, settings, clock, DispatcherOptions{config.agent.concurrency});
+  std::unique_ptr<TwilioApi> twilio = make_twilio_api(config.twilio);
+  Sender sender(store, *twilio, settings, clock, SenderOptions{});
+  Dispatcher dispatcher(store, *agent, sender, settings, clock, DispatcherOptions{config.agent.concurrency});
   InboundService inbound(store, directory, dispatcher, normalizer, settings, clock);
-  HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher});
+  HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher, sender});
 
   // 4. Bind the port before announcing anything.
   int port = http.bind(config.listen.host, config.listen.port);
 
-  // 5. Start the workers: dispatcher (resumes pending messages), then HTTP.
+  // 5. Start the workers: sender and dispatcher (both resume unfinished work), then HTTP.
+  sender.start();
   dispatcher.start();
   http.start();
 
@@ -102,10 +109,14 @@ int cmd_serve(const ConfigLocation& where) {
   sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", config.listen.host.c_str(), port);
 
   // 7. Wait for signals; meanwhile notice user changes made by other processes (the CLI).
+  int stop_signal = 0;
   for (;;) {
     timespec tick{0, 500 * 1000 * 1000};
     int sig = sigtimedwait(&signals, nullptr, &tick);
-    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGTERM || sig == SIGINT) {
+      stop_signal = sig;
+      break;
+    }
     if (sig == SIGHUP) reload(where, settings, directory);
     try {
       directory.poll_changes();
@@ -114,12 +125,22 @@ int cmd_serve(const ConfigLocation& where) {
     }
   }
 
-  // 8. Drain: stop accepting, let requests in progress answer, stop the dispatcher.
+  // 8. Drain: stop accepting and let webhooks in progress answer; give agent calls and
+  // sends in flight a few seconds. Whatever is unfinished is already durable and resumes at
+  // the next start, so if something hangs we leave without waiting for it.
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-  LOG_INFO("serve.stopping", {"signal", "SIGTERM"});
+  LOG_INFO("serve.stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
   http.stop();
-  dispatcher.stop();
-  LOG_INFO("serve.stopped", {"pending", store.stats().pending_inbound});
+  bool finished = dispatcher.stop(std::chrono::seconds(4));
+  finished = sender.stop(std::chrono::seconds(2)) && finished;
+  auto pending = store.stats();
+  LOG_INFO("serve.stopped", {"pending_messages", pending.pending_inbound},
+           {"unsent_messages", pending.queued_outbound});
+  if (!finished) {
+    // Worker threads are still inside an agent or Twilio call and cannot be joined.
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
   return 0;
 }
 

@@ -194,7 +194,7 @@ ImportResult apply_import(Store& store, const std::vector<ImportRow>& rows,
           ++result.created;
         }
       } catch (const StoreError& e) {
-        throw StoreError(e.kind(), "line " + std::to_string(row.line) + ": " + e.what());
+        throw ImportRowError(e.kind(), row.line, e.what());
       }
       if (progress && (i % 500 == 0 || i + 1 == rows.size())) progress(i + 1, rows.size());
     }

@@ -91,7 +91,7 @@ std::optional<std::string> PhoneNormalizer::to_e164(std::string_view text) const
   return e164;
 }
 
-Sender PhoneNormalizer::classify_sender(std::string_view from) const {
+SenderAddress PhoneNormalizer::classify_sender(std::string_view from) const {
   if (from.starts_with('+')) {
     if (auto e164 = to_e164(from)) return {SenderKind::kE164, std::move(*e164)};
   }

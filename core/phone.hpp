@@ -15,7 +15,7 @@ enum class SenderKind {
   kInvalid,       // anything else (empty, garbage, an invalid number)
 };
 
-struct Sender {
+struct SenderAddress {
   SenderKind kind = SenderKind::kInvalid;
   std::string e164;  // set only for kE164
 };
@@ -32,7 +32,7 @@ class PhoneNormalizer {
   std::optional<std::string> to_e164(std::string_view text) const;
 
   // Classifies an inbound sender address as Twilio gives it in "From".
-  Sender classify_sender(std::string_view from) const;
+  SenderAddress classify_sender(std::string_view from) const;
 
   const std::string& default_region() const { return default_region_; }
 

@@ -77,22 +77,29 @@ CREATE INDEX inbound_pending ON inbound_messages(id) WHERE state = 'pending';
 CREATE INDEX inbound_user ON inbound_messages(user_id, id);
 CREATE INDEX inbound_sender_time ON inbound_messages(from_number, received_ms);
 
--- Replies that could not be given inline; sent through Twilio's REST API.
+-- SMS sent through Twilio's REST API: replies that missed the inline window (one row per
+-- part of a long reply) and proactive messages.
 CREATE TABLE outbound_messages (
-  id           INTEGER PRIMARY KEY AUTOINCREMENT,
-  inbound_id   INTEGER REFERENCES inbound_messages(id),
-  user_id      INTEGER,
-  to_number    TEXT NOT NULL,
-  from_number  TEXT NOT NULL,
-  body         TEXT NOT NULL,
-  state        TEXT NOT NULL,            -- queued, sent, failed
-  twilio_sid   TEXT,
-  attempts     INTEGER NOT NULL DEFAULT 0,
-  last_error   TEXT,
-  created_ms   INTEGER NOT NULL,
-  updated_ms   INTEGER NOT NULL
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  inbound_id      INTEGER REFERENCES inbound_messages(id),
+  user_id         INTEGER,
+  to_number       TEXT NOT NULL,
+  from_number     TEXT NOT NULL,
+  body            TEXT NOT NULL,
+  part            INTEGER NOT NULL DEFAULT 1,
+  parts           INTEGER NOT NULL DEFAULT 1,
+  usage_log_id    INTEGER,
+  state           TEXT NOT NULL,         -- queued, sending, sent, failed
+  twilio_sid      TEXT,
+  delivery_status TEXT,                  -- Twilio's MessageStatus, highest rank seen
+  error_code      INTEGER,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT,
+  created_ms      INTEGER NOT NULL,
+  updated_ms      INTEGER NOT NULL
 );
-CREATE INDEX outbound_queued ON outbound_messages(id) WHERE state = 'queued';
+CREATE INDEX outbound_unsent ON outbound_messages(id) WHERE state IN ('queued', 'sending');
+CREATE INDEX outbound_twilio_sid ON outbound_messages(twilio_sid);
 
 CREATE TABLE usage_logs (
   id                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,6 +119,7 @@ CREATE TABLE usage_logs (
 );
 CREATE INDEX usage_logs_user ON usage_logs(user_id, id);
 CREATE INDEX usage_logs_unpushed ON usage_logs(id) WHERE pushed_ms IS NULL;
+CREATE INDEX usage_logs_twilio_sid ON usage_logs(twilio_message_sid);
 
 -- Numbers that texted STOP (or whose delivery failed with 21610); nothing is sent to them
 -- until they opt in again.

@@ -68,6 +68,28 @@ InboundRecord read_inbound(SQLite::Statement& st) {
   return r;
 }
 
+constexpr const char* kOutboundColumns =
+    "id, inbound_id, user_id, to_number, from_number, body, part, parts, usage_log_id, state, "
+    "twilio_sid, delivery_status, attempts";
+
+OutboundRecord read_outbound(SQLite::Statement& st) {
+  OutboundRecord r;
+  r.id = st.getColumn(0).getInt64();
+  r.inbound_id = optional_int(st.getColumn(1));
+  r.user_id = optional_int(st.getColumn(2));
+  r.to_number = st.getColumn(3).getString();
+  r.from_number = st.getColumn(4).getString();
+  r.body = st.getColumn(5).getString();
+  r.part = st.getColumn(6).getInt();
+  r.parts = st.getColumn(7).getInt();
+  r.usage_log_id = optional_int(st.getColumn(8));
+  r.state = st.getColumn(9).getString();
+  r.twilio_sid = st.getColumn(10).isNull() ? "" : st.getColumn(10).getString();
+  r.delivery_status = st.getColumn(11).isNull() ? "" : st.getColumn(11).getString();
+  r.attempts = st.getColumn(12).getInt();
+  return r;
+}
+
 }  // namespace
 
 // ======================= WriteTxn =======================
@@ -197,18 +219,102 @@ void WriteTxn::set_opted_out(const std::string& phone, bool opted_out) {
 
 std::int64_t WriteTxn::queue_outbound(const OutboundRecord& r) {
   auto& st = conn_.prepare(
-      "INSERT INTO outbound_messages (inbound_id, user_id, to_number, from_number, body, state, "
-      "created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?)");
+      "INSERT INTO outbound_messages (inbound_id, user_id, to_number, from_number, body, part, "
+      "parts, usage_log_id, state, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   bind_optional(st, 1, r.inbound_id);
   bind_optional(st, 2, r.user_id);
   st.bind(3, r.to_number);
   st.bind(4, r.from_number);
   st.bind(5, r.body);
-  st.bind(6, r.state.empty() ? std::string("queued") : r.state);
-  st.bind(7, static_cast<std::int64_t>(now_));
-  st.bind(8, static_cast<std::int64_t>(now_));
+  st.bind(6, r.part);
+  st.bind(7, r.parts);
+  bind_optional(st, 8, r.usage_log_id);
+  st.bind(9, r.state);
+  st.bind(10, static_cast<std::int64_t>(now_));
+  st.bind(11, static_cast<std::int64_t>(now_));
   st.exec();
   return conn_.db().getLastInsertRowid();
+}
+
+void WriteTxn::mark_outbound_sending(std::int64_t id) {
+  auto& st = conn_.prepare(
+      "UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_ms = ? "
+      "WHERE id = ?");
+  st.bind(1, static_cast<std::int64_t>(now_));
+  st.bind(2, id);
+  st.exec();
+}
+
+void WriteTxn::mark_outbound_sent(std::int64_t id, const std::string& twilio_sid, const std::string& status) {
+  auto& st = conn_.prepare(
+      "UPDATE outbound_messages SET state = 'sent', twilio_sid = ?, delivery_status = ?, "
+      "last_error = NULL, updated_ms = ? WHERE id = ?");
+  st.bind(1, twilio_sid);
+  st.bind(2, status);
+  st.bind(3, static_cast<std::int64_t>(now_));
+  st.bind(4, id);
+  st.exec();
+  auto& log = conn_.prepare(
+      "UPDATE usage_logs SET twilio_message_sid = ? "
+      "WHERE id = (SELECT usage_log_id FROM outbound_messages WHERE id = ?)");
+  log.bind(1, twilio_sid);
+  log.bind(2, id);
+  log.exec();
+}
+
+void WriteTxn::mark_outbound_retry(std::int64_t id, const std::string& error) {
+  auto& st = conn_.prepare(
+      "UPDATE outbound_messages SET state = 'queued', last_error = ?, updated_ms = ? WHERE id = ?");
+  st.bind(1, error);
+  st.bind(2, static_cast<std::int64_t>(now_));
+  st.bind(3, id);
+  st.exec();
+}
+
+void WriteTxn::mark_outbound_failed(std::int64_t id, const std::string& error, int error_code) {
+  auto& st = conn_.prepare(
+      "UPDATE outbound_messages SET state = 'failed', last_error = ?, error_code = ?, updated_ms = ? "
+      "WHERE id = ?");
+  st.bind(1, error);
+  if (error_code) st.bind(2, error_code);
+  else st.bind(2);
+  st.bind(3, static_cast<std::int64_t>(now_));
+  st.bind(4, id);
+  st.exec();
+  auto& log = conn_.prepare(
+      "UPDATE usage_logs SET success = 0, error_message = ?, final_status = 'failed' "
+      "WHERE id = (SELECT usage_log_id FROM outbound_messages WHERE id = ?)");
+  log.bind(1, error);
+  log.bind(2, id);
+  log.exec();
+}
+
+std::optional<OutboundRecord> WriteTxn::find_outbound_by_sid(const std::string& twilio_sid) {
+  auto& st = conn_.prepare(std::string("SELECT ") + kOutboundColumns +
+                           " FROM outbound_messages WHERE twilio_sid = ?");
+  st.bind(1, twilio_sid);
+  if (!st.executeStep()) return std::nullopt;
+  return read_outbound(st);
+}
+
+void WriteTxn::set_delivery_status(std::int64_t id, const std::string& status,
+                                   const std::string& final_status, int error_code) {
+  auto& st = conn_.prepare(
+      "UPDATE outbound_messages SET delivery_status = ?, error_code = coalesce(?, error_code), "
+      "updated_ms = ? WHERE id = ?");
+  st.bind(1, status);
+  if (error_code) st.bind(2, error_code);
+  else st.bind(2);
+  st.bind(3, static_cast<std::int64_t>(now_));
+  st.bind(4, id);
+  st.exec();
+  auto& log = conn_.prepare(
+      "UPDATE usage_logs SET final_status = ?, success = ? "
+      "WHERE id = (SELECT usage_log_id FROM outbound_messages WHERE id = ?)");
+  log.bind(1, final_status);
+  log.bind(2, final_status == "failed" || final_status == "undelivered" ? 0 : 1);
+  log.bind(3, id);
+  log.exec();
 }
 
 void WriteTxn::touch_health_row() {
@@ -381,6 +487,26 @@ void WriteTxn::remove_phone(const std::string& e164) {
 
 // ======================= Store =======================
 
+namespace {
+
+// SQLite's exceptions become StoreError; anything else a write throws reaches its caller
+// unchanged (whatever its type, so nothing can escape the writer thread).
+std::exception_ptr translate_sqlite_error(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const SQLite::Exception& e) {
+    try {
+      rethrow_as_store_error(e, "write");
+    } catch (...) {
+      return std::current_exception();
+    }
+  } catch (...) {
+    return error;
+  }
+}
+
+}  // namespace
+
 struct Store::Job {
   std::function<void(WriteTxn&)> fn;
   std::exception_ptr error;
@@ -407,6 +533,8 @@ Store::Store(const std::string& path, const Clock& clock) : path_(path), clock_(
   try {
     writer_conn_ = std::make_unique<Connection>(path, Connection::Mode::kWriter);
     migrate_schema(*writer_conn_);
+  } catch (const StoreError& e) {
+    throw StoreError(e.kind(), path + ": " + e.what());
   } catch (const std::exception& e) {
     rethrow_as_store_error(e, "opening database " + path);
   }
@@ -478,12 +606,8 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
         conn.finish_statements();
         conn.exec("RELEASE job");
         changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
-      } catch (const std::exception& e) {
-        try {
-          rethrow_as_store_error(e, "write");
-        } catch (...) {
-          job->error = std::current_exception();
-        }
+      } catch (...) {
+        job->error = translate_sqlite_error(std::current_exception());
         conn.finish_statements();
         try {
           conn.exec("ROLLBACK TO job");
@@ -639,6 +763,33 @@ std::optional<InboundRecord> Store::inbound_by_id(std::int64_t id) {
   });
 }
 
+std::optional<OutboundRecord> Store::outbound_by_id(std::int64_t id) {
+  return with_reader("reading an outgoing message", [&](Connection& conn) -> std::optional<OutboundRecord> {
+    auto& st = conn.prepare(std::string("SELECT ") + kOutboundColumns + " FROM outbound_messages WHERE id = ?");
+    st.bind(1, id);
+    if (!st.executeStep()) return std::nullopt;
+    return read_outbound(st);
+  });
+}
+
+std::vector<OutboundRecord> Store::unsent_outbound() {
+  return with_reader("reading outgoing messages", [&](Connection& conn) {
+    std::vector<OutboundRecord> out;
+    auto& st = conn.prepare(std::string("SELECT ") + kOutboundColumns +
+                            " FROM outbound_messages WHERE state IN ('queued', 'sending') ORDER BY id");
+    while (st.executeStep()) out.push_back(read_outbound(st));
+    return out;
+  });
+}
+
+bool Store::is_opted_out(const std::string& phone) {
+  return with_reader("reading opt-outs", [&](Connection& conn) {
+    auto& st = conn.prepare("SELECT 1 FROM opt_outs WHERE phone_number = ?");
+    st.bind(1, phone);
+    return st.executeStep();
+  });
+}
+
 std::vector<InboundRecord> Store::pending_inbound() {
   return with_reader("reading pending messages", [&](Connection& conn) {
     std::vector<InboundRecord> out;
@@ -739,7 +890,7 @@ StoreStats Store::stats() {
     s.active_users = scalar("SELECT count(*) FROM users WHERE is_active = 1");
     s.mappings = scalar("SELECT count(*) FROM phone_mappings");
     s.pending_inbound = scalar("SELECT count(*) FROM inbound_messages WHERE state = 'pending'");
-    s.queued_outbound = scalar("SELECT count(*) FROM outbound_messages WHERE state = 'queued'");
+    s.queued_outbound = scalar("SELECT count(*) FROM outbound_messages WHERE state IN ('queued', 'sending')");
     s.unpushed_usage_logs = scalar("SELECT count(*) FROM usage_logs WHERE pushed_ms IS NULL");
     auto& by = conn.prepare("SELECT outcome, count(*) FROM inbound_messages GROUP BY outcome ORDER BY outcome");
     while (by.executeStep()) s.inbound_by_outcome.emplace_back(by.getColumn(0).getString(), by.getColumn(1).getInt64());

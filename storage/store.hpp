@@ -67,7 +67,13 @@ struct OutboundRecord {
   std::string to_number;
   std::string from_number;
   std::string body;
-  std::string state;  // queued, sent, failed
+  int part = 1;
+  int parts = 1;
+  std::optional<std::int64_t> usage_log_id;
+  std::string state = "queued";  // queued, sending, sent, failed
+  std::string twilio_sid;
+  std::string delivery_status;
+  int attempts = 0;
 };
 
 struct HistoryEntry {
@@ -126,6 +132,16 @@ class WriteTxn {
   bool is_opted_out(const std::string& phone);
   void set_opted_out(const std::string& phone, bool opted_out);
   std::int64_t queue_outbound(const OutboundRecord& record);
+  // Before each REST attempt: state sending, attempts + 1 (a crash mid-call is visible).
+  void mark_outbound_sending(std::int64_t id);
+  void mark_outbound_sent(std::int64_t id, const std::string& twilio_sid, const std::string& status);
+  // Back to queued after a failed attempt that will be retried.
+  void mark_outbound_retry(std::int64_t id, const std::string& error);
+  void mark_outbound_failed(std::int64_t id, const std::string& error, int error_code);
+  std::optional<OutboundRecord> find_outbound_by_sid(const std::string& twilio_sid);
+  // Records Twilio's delivery status on the message and `final_status` on its usage log.
+  void set_delivery_status(std::int64_t id, const std::string& status,
+                           const std::string& final_status, int error_code);
 
   // ---- users and numbers; each change of a number's owner is journaled ----
   User insert_user(const NewUser& user);
@@ -191,6 +207,10 @@ class Store {
   std::optional<InboundRecord> inbound_by_sid(const std::string& message_sid);
   std::optional<InboundRecord> inbound_by_id(std::int64_t id);
   std::vector<InboundRecord> pending_inbound();
+  std::optional<OutboundRecord> outbound_by_id(std::int64_t id);
+  // Outgoing messages not yet sent (queued, or interrupted mid-send), oldest first.
+  std::vector<OutboundRecord> unsent_outbound();
+  bool is_opted_out(const std::string& phone);
   // The user's conversation before inbound message `before_id`, oldest first, at most
   // `limit` entries (inbound messages and the agent's replies to them).
   std::vector<HistoryEntry> history(UserId user_id, std::int64_t before_id, int limit);

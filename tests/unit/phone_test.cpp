@@ -121,17 +121,17 @@ TEST_CASE("The normaliser remembers its default region", "[phone]") {
 
 TEST_CASE("Twilio's E.164 senders are classified as numbers and normalised", "[phone]") {
   const PhoneNormalizer normalizer("US");
-  const Sender sender = normalizer.classify_sender("+14388290590");
+  const SenderAddress sender = normalizer.classify_sender("+14388290590");
   CHECK(sender.kind == SenderKind::kE164);
   CHECK(sender.e164 == "+14388290590");
 
-  const Sender foreign = normalizer.classify_sender("+442079460958");
+  const SenderAddress foreign = normalizer.classify_sender("+442079460958");
   CHECK(foreign.kind == SenderKind::kE164);
   CHECK(foreign.e164 == "+442079460958");
 }
 
 TEST_CASE("A national-format sender is normalised in the default region", "[phone]") {
-  const Sender sender = PhoneNormalizer("CA").classify_sender("4388290590");
+  const SenderAddress sender = PhoneNormalizer("CA").classify_sender("4388290590");
   CHECK(sender.kind == SenderKind::kE164);
   CHECK(sender.e164 == "+14388290590");
 }
@@ -141,7 +141,7 @@ TEST_CASE("Three to eight digits without a plus are a short code, never a local 
   const PhoneNormalizer normalizer("US");
   for (const char* input : {"123", "12345", "262966", "5551234", "12345678"}) {
     CAPTURE(input);
-    const Sender sender = normalizer.classify_sender(input);
+    const SenderAddress sender = normalizer.classify_sender(input);
     CHECK(sender.kind == SenderKind::kShortCode);
     CHECK(sender.e164.empty());
   }
@@ -151,7 +151,7 @@ TEST_CASE("A sender containing a letter is an alphanumeric ID with no number", "
   const PhoneNormalizer normalizer("US");
   for (const char* input : {"ACME", "My Shop", "Bank24", "x"}) {
     CAPTURE(input);
-    const Sender sender = normalizer.classify_sender(input);
+    const SenderAddress sender = normalizer.classify_sender(input);
     CHECK(sender.kind == SenderKind::kAlphanumeric);
     CHECK(sender.e164.empty());
   }
@@ -161,7 +161,7 @@ TEST_CASE("Empty, punctuation, too short, too long or invalid senders are invali
   const PhoneNormalizer normalizer("US");
   for (const char* input : {"", "+", "!!!", "12", "123456789", "+1 000 000 0000", "+999 123"}) {
     CAPTURE(input);
-    const Sender sender = normalizer.classify_sender(input);
+    const SenderAddress sender = normalizer.classify_sender(input);
     CHECK(sender.kind == SenderKind::kInvalid);
     CHECK(sender.e164.empty());
   }

@@ -1,0 +1,142 @@
+// Runs tasks on a pool of workers with one rule: tasks with the same key run one at a
+// time, in the order they were pushed; different keys run in parallel. A task may ask to
+// be retried later: it keeps its place at the head of its key's queue (later tasks of
+// that key wait behind it) without holding a worker while it waits.
+//
+// Used per user for agent calls and per recipient for outgoing SMS.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.hpp"
+
+namespace smsr {
+
+template <class Key, class Task>
+class KeyedScheduler {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  // Runs one task. Returns nullopt when the task is finished, or the time to run it again.
+  using Handler = std::function<std::optional<TimePoint>(const Key&, Task&)>;
+
+  KeyedScheduler(const Clock& clock, Handler handler) : clock_(clock), handler_(std::move(handler)) {}
+  ~KeyedScheduler() { stop(std::chrono::seconds(0)); }
+  KeyedScheduler(const KeyedScheduler&) = delete;
+  KeyedScheduler& operator=(const KeyedScheduler&) = delete;
+
+  void start(int workers) {
+    std::lock_guard lock(mu_);
+    for (int i = 0; i < std::max(1, workers); ++i) {
+      ++running_;
+      workers_.emplace_back([this] { worker_loop(); });
+    }
+  }
+
+  // Stops taking tasks and waits up to `grace` for tasks in progress. Returns true if all
+  // workers ended; false if some are still inside a handler (they are detached and must
+  // not outlive the process: the caller exits).
+  bool stop(std::chrono::milliseconds grace) {
+    std::unique_lock lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+    bool all_done = idle_cv_.wait_for(lock, grace, [&] { return running_ == 0; });
+    auto workers = std::move(workers_);
+    workers_.clear();
+    lock.unlock();
+    for (auto& t : workers) {
+      if (all_done) t.join();
+      else t.detach();
+    }
+    return all_done;
+  }
+
+  void push(const Key& key, Task task) {
+    {
+      std::lock_guard lock(mu_);
+      auto& q = queues_[key];
+      q.tasks.push_back(std::move(task));
+      ++depth_;
+      if (q.scheduled) return;
+      q.scheduled = true;
+      ready_.push_back(key);
+    }
+    cv_.notify_one();
+  }
+
+  // Tasks waiting or running.
+  std::size_t depth() const {
+    std::lock_guard lock(mu_);
+    return depth_;
+  }
+
+ private:
+  struct Queue {
+    std::deque<Task> tasks;
+    bool scheduled = false;  // in ready_, in delayed_, or being run
+  };
+
+  void worker_loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      auto now = clock_.steady();
+      while (!delayed_.empty() && delayed_.begin()->first <= now) {
+        ready_.push_back(delayed_.begin()->second);
+        delayed_.erase(delayed_.begin());
+      }
+      if (stopping_) break;
+      if (ready_.empty()) {
+        if (delayed_.empty()) cv_.wait(lock);
+        else cv_.wait_until(lock, delayed_.begin()->first);
+        continue;
+      }
+      Key key = ready_.front();
+      ready_.pop_front();
+      Task task = queues_[key].tasks.front();
+      lock.unlock();
+      std::optional<TimePoint> retry_at = handler_(key, task);
+      lock.lock();
+      auto& q = queues_[key];
+      if (retry_at) {
+        q.tasks.front() = std::move(task);  // keeps what the handler learned (attempts)
+        delayed_.emplace(*retry_at, key);
+        cv_.notify_one();  // someone must wake up for it even if no new task comes
+        continue;
+      }
+      q.tasks.pop_front();
+      --depth_;
+      if (q.tasks.empty()) {
+        queues_.erase(key);
+      } else {
+        ready_.push_back(key);
+      }
+    }
+    --running_;
+    idle_cv_.notify_all();
+  }
+
+  const Clock& clock_;
+  const Handler handler_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::unordered_map<Key, Queue> queues_;  // guarded by mu_
+  std::deque<Key> ready_;                  // guarded by mu_
+  std::multimap<TimePoint, Key> delayed_;  // guarded by mu_
+  std::size_t depth_ = 0;                  // guarded by mu_
+  int running_ = 0;                        // guarded by mu_
+  bool stopping_ = false;                  // guarded by mu_
+  std::vector<std::thread> workers_;       // guarded by mu_
+};
+
+}  // namespace smsr
