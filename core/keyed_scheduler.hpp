@@ -95,8 +95,13 @@ class KeyedScheduler {
       }
       if (stopping_) break;
       if (ready_.empty()) {
-        if (delayed_.empty()) cv_.wait(lock);
-        else cv_.wait_until(lock, delayed_.begin()->first);
+        if (delayed_.empty()) {
+          cv_.wait(lock);
+        } else {
+          // A copy: while we wait, another worker may erase the entry it comes from.
+          TimePoint until = delayed_.begin()->first;
+          cv_.wait_until(lock, until);
+        }
         continue;
       }
       Key key = ready_.front();

@@ -9,6 +9,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -133,6 +135,11 @@ Service::Service(const TempDir& dir, nlohmann::json config)
 
 Service::~Service() {
   if (pid_ > 0) kill9();
+  // SMSR_TEST_SHOW_LOGS=1 prints every service's log, to debug a failing test.
+  if (const char* show = std::getenv("SMSR_TEST_SHOW_LOGS"); show && std::string(show) == "1") {
+    std::fprintf(stderr, "---- service log (%s) ----\n%s---- end of service log ----\n", config_path_.c_str(),
+                 log().c_str());
+  }
 }
 
 void Service::start() {
