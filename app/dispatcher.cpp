@@ -58,29 +58,30 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver(Task& task) {
 }
 
 std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
-  auto message = store_.inbound_by_id(task.inbound_id);
-  if (!message || message->state != "pending") return std::nullopt;  // already handled
   auto config = settings_.current();
+  auto context = store_.delivery_context(task.inbound_id, config->agent.history_messages);
+  if (!context || context->message.state != "pending") return std::nullopt;  // already handled
+  const InboundRecord* message = &context->message;
   auto started = clock_.steady();
 
-  auto owner = message->user_id ? store_.user(*message->user_id) : std::nullopt;
-  if (!owner || !owner->user.active) {
+  if (!context->user || !context->user->active) {
     // The user was removed or deactivated after the message arrived: nobody else's agent
     // may see it, so it ends here.
     finish(*message, task.slot, "failed", std::nullopt,
-           owner ? "user became inactive before delivery" : "user removed before delivery", 0);
+           context->user ? "user became inactive before delivery" : "user removed before delivery", 0);
     return std::nullopt;
   }
+  const User& user = *context->user;
 
   AgentRequest request;
-  request.user = owner->user;
+  request.user = user;
   request.message_sid = message->message_sid;
   request.from = message->from_number;
   request.to = message->to_number;
   request.body = message->body;
   request.media = parse_media(message->media_json);
   request.received_ms = message->received_ms;
-  for (auto& h : store_.history(owner->user.id, message->id, config->agent.history_messages)) {
+  for (auto& h : context->history) {
     request.history.push_back({std::move(h.direction), std::move(h.body), h.at});
   }
 
@@ -106,7 +107,7 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
   int attempts = message->attempts + 1;
   store_.write([&](WriteTxn& txn) { txn.record_attempt(message->id, result.error); });
   bool retry = result.kind == AgentResult::Kind::kRetryable && attempts < config->agent.max_attempts;
-  LOG_WARN("agent.attempt_failed", {"message_sid", message->message_sid}, {"user_id", owner->user.id},
+  LOG_WARN("agent.attempt_failed", {"message_sid", message->message_sid}, {"user_id", user.id},
            {"attempt", attempts}, {"max_attempts", config->agent.max_attempts}, {"error", result.error},
            {"retry", retry ? "yes" : "no"});
   if (retry) return clock_.steady() + backoff_delay(attempts, options_.retry_base, options_.retry_cap);
@@ -123,8 +124,9 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
   std::vector<std::int64_t> queued;
   try {
     store_.write([&](WriteTxn& txn) {
-      txn.finish_inbound(message.id, state, has_reply ? reply : std::nullopt, error);
-      if (inline_reply) txn.set_answer(message.id, twiml_response(has_reply ? reply : std::nullopt));
+      std::optional<std::string> answer;
+      if (inline_reply) answer = twiml_response(has_reply ? reply : std::nullopt);
+      txn.finish_inbound(message.id, state, has_reply ? reply : std::nullopt, error, answer);
       if (!has_reply) return;
       OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, *reply,
                       state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};

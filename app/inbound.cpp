@@ -104,11 +104,6 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   auto config = settings_.current();
   auto started = clock_.steady();
 
-  // Most Twilio retries find the first copy already stored: answer them without a write.
-  if (auto existing = store_.inbound_by_sid(sms.message_sid)) {
-    return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), existing->outcome, true};
-  }
-
   SenderAddress sender = normalizer_.classify_sender(sms.from);
   Admission admission = admit(sms, sender, *config);
   if (admission.duplicate) {
@@ -174,8 +169,8 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
       a.outcome = outcome::kUnknown;
       // Short codes and alphanumeric senders cannot usefully be answered; unknown numbers
       // get a capped number of replies (SMS-pumping protection).
-      if (is_number && txn.count_auto_replies_since(from, now - kDayMs) <
-                           config.limits.unknown_sender_replies_per_day) {
+      int cap = config.limits.unknown_sender_replies_per_day;
+      if (is_number && txn.count_auto_replies_since(from, now - kDayMs, cap) < cap) {
         reply = unknown_sender_reply(config.replies, sms.body, from);
       }
     } else if (owner.kind == Resolution::Kind::kAmbiguous) {
@@ -188,7 +183,8 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
     } else if (opted_out) {
       a.outcome = outcome::kOptedOut;
       a.user_id = owner.user->id;
-    } else if (txn.count_routed_since(from, now - kMinuteMs) >= config.limits.per_sender_per_minute) {
+    } else if (int limit = config.limits.per_sender_per_minute;
+               txn.count_routed_since(from, now - kMinuteMs, limit) >= limit) {
       a.outcome = outcome::kRateLimited;
       a.user_id = owner.user->id;
     } else if (spam_points > config.spam.threshold) {

@@ -60,8 +60,11 @@ double punctuation(std::string_view text) {
   return bangs >= 3 ? 0.15 : 0.0;
 }
 
+// Very short and very long texts are weak signals on their own ("?" or a pasted page).
 double length(std::string_view text) {
-  if (text.size() > 1000) return 0.1;
+  auto begin = text.find_first_not_of(" \t\r\n");
+  auto visible = begin == std::string_view::npos ? 0 : text.find_last_not_of(" \t\r\n") - begin + 1;
+  if (visible < 2 || text.size() > 1000) return 0.1;
   return 0.0;
 }
 

@@ -72,8 +72,14 @@ std::size_t offset_of_last_chars(std::string_view text, std::size_t count) {
 
 }  // namespace
 
+namespace {
+// Enough for the senders of a busy day; the TTL only bounds memory, answers never go stale.
+constexpr std::size_t kSenderCacheEntries = 65536;
+}  // namespace
+
 PhoneNormalizer::PhoneNormalizer(std::string default_region)
-    : default_region_(std::move(default_region)) {}
+    : default_region_(std::move(default_region)),
+      sender_cache_(std::make_shared<LruCache<SenderAddress>>(kSenderCacheEntries, std::chrono::hours(24))) {}
 
 std::optional<std::string> PhoneNormalizer::to_e164(std::string_view text) const {
   text = without_tel_scheme(text);
@@ -92,6 +98,15 @@ std::optional<std::string> PhoneNormalizer::to_e164(std::string_view text) const
 }
 
 SenderAddress PhoneNormalizer::classify_sender(std::string_view from) const {
+  std::string key(from);
+  auto now = std::chrono::steady_clock::now();
+  if (auto cached = sender_cache_->get(key, now)) return *cached;
+  SenderAddress result = classify_uncached(from);
+  sender_cache_->put(key, result, now);
+  return result;
+}
+
+SenderAddress PhoneNormalizer::classify_uncached(std::string_view from) const {
   if (from.starts_with('+')) {
     if (auto e164 = to_e164(from)) return {SenderKind::kE164, std::move(*e164)};
   }

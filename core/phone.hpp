@@ -1,9 +1,12 @@
 // Phone number normalisation: every number the router stores or looks up is E.164.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/lru_cache.hpp"
 
 namespace smsr {
 
@@ -31,13 +34,18 @@ class PhoneNormalizer {
   // not a valid number for its region.
   std::optional<std::string> to_e164(std::string_view text) const;
 
-  // Classifies an inbound sender address as Twilio gives it in "From".
+  // Classifies an inbound sender address as Twilio gives it in "From". Results are
+  // memoised: parsing costs microseconds and the same senders write again and again.
   SenderAddress classify_sender(std::string_view from) const;
 
   const std::string& default_region() const { return default_region_; }
 
  private:
+  SenderAddress classify_uncached(std::string_view from) const;
+
   std::string default_region_;
+  // Shared by copies of this normalizer; the answers never change for a region.
+  std::shared_ptr<LruCache<SenderAddress>> sender_cache_;
 };
 
 // True if `region` is a region code libphonenumber knows ("US", "CA", "GB", ...).

@@ -119,7 +119,6 @@ CREATE TABLE usage_logs (
 );
 CREATE INDEX usage_logs_user ON usage_logs(user_id, id);
 CREATE INDEX usage_logs_unpushed ON usage_logs(id) WHERE pushed_ms IS NULL;
-CREATE INDEX usage_logs_twilio_sid ON usage_logs(twilio_message_sid);
 
 -- Numbers that texted STOP (or whose delivery failed with 21610); nothing is sent to them
 -- until they opt in again.
@@ -163,9 +162,21 @@ Connection::Connection(const std::string& path, Mode mode)
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=FULL");
   db_.exec("PRAGMA foreign_keys=ON");
+  // Keep hot pages in memory (64 MiB per connection) and read the file through mmap:
+  // fewer system calls per query.
+  db_.exec("PRAGMA cache_size=-65536");
+  db_.exec("PRAGMA mmap_size=1073741824");
+  db_.exec("PRAGMA temp_store=MEMORY");
+  // Keep hot pages in memory (64 MiB per connection) and read the file through mmap:
+  // fewer system calls per query.
+  db_.exec("PRAGMA cache_size=-65536");
+  db_.exec("PRAGMA mmap_size=1073741824");
+  db_.exec("PRAGMA temp_store=MEMORY");
   if (mode == Mode::kWriter) {
     db_.exec("PRAGMA journal_size_limit=67108864");
-  } else {
+    // Checkpoints run on their own thread (Store): a commit never pays for one.
+    db_.exec("PRAGMA wal_autocheckpoint=0");
+  } else if (mode == Mode::kReader) {
     db_.exec("PRAGMA query_only=ON");
   }
 }

@@ -14,7 +14,7 @@ namespace smsr {
 
 class Connection {
  public:
-  enum class Mode { kWriter, kReader };
+  enum class Mode { kWriter, kReader, kCheckpointer };
 
   // Opens (creating when kWriter) the database file and applies the pragmas: WAL,
   // synchronous=FULL (group commit makes it cheap), busy_timeout, foreign keys.
@@ -31,6 +31,10 @@ class Connection {
 
   SQLite::Database& db() { return db_; }
   void exec(const std::string& sql) { db_.exec(sql); }
+  // Runs a statement without results through the statement cache (no parse per call).
+  void run(const std::string& sql) {
+    prepare(sql).exec();
+  }
 
  private:
   SQLite::Database db_;

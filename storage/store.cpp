@@ -6,6 +6,7 @@
 
 #include <SQLiteCpp/Exception.h>
 
+#include "core/log.hpp"
 #include "storage/database.hpp"
 
 namespace smsr {
@@ -102,22 +103,26 @@ std::optional<InboundRecord> WriteTxn::find_inbound(const std::string& message_s
   return read_inbound(st);
 }
 
-int WriteTxn::count_routed_since(const std::string& from, EpochMs since) {
+int WriteTxn::count_routed_since(const std::string& from, EpochMs since, int limit) {
+  // LIMIT: the caller only needs to know whether the limit is reached, and a busy sender
+  // must not cost a scan of all their recent messages on every webhook.
   auto& st = conn_.prepare(
-      "SELECT count(*) FROM inbound_messages WHERE from_number = ? AND received_ms >= ? "
-      "AND outcome = 'routed'");
+      "SELECT count(*) FROM (SELECT 1 FROM inbound_messages WHERE from_number = ? "
+      "AND received_ms >= ? AND outcome = 'routed' LIMIT ?)");
   st.bind(1, from);
   st.bind(2, static_cast<std::int64_t>(since));
+  st.bind(3, limit);
   st.executeStep();
   return st.getColumn(0).getInt();
 }
 
-int WriteTxn::count_auto_replies_since(const std::string& from, EpochMs since) {
+int WriteTxn::count_auto_replies_since(const std::string& from, EpochMs since, int limit) {
   auto& st = conn_.prepare(
-      "SELECT count(*) FROM inbound_messages WHERE from_number = ? AND received_ms >= ? "
-      "AND auto_reply = 1");
+      "SELECT count(*) FROM (SELECT 1 FROM inbound_messages WHERE from_number = ? "
+      "AND received_ms >= ? AND auto_reply = 1 LIMIT ?)");
   st.bind(1, from);
   st.bind(2, static_cast<std::int64_t>(since));
+  st.bind(3, limit);
   st.executeStep();
   return st.getColumn(0).getInt();
 }
@@ -151,16 +156,18 @@ void WriteTxn::set_answer(std::int64_t inbound_id, const std::string& twiml) {
 }
 
 void WriteTxn::finish_inbound(std::int64_t inbound_id, const std::string& state,
-                              const std::optional<std::string>& reply, const std::string& error) {
+                              const std::optional<std::string>& reply, const std::string& error,
+                              const std::optional<std::string>& answer_twiml) {
   auto& st = conn_.prepare(
-      "UPDATE inbound_messages SET state = ?, reply_body = ?, last_error = ?, done_ms = ? "
-      "WHERE id = ?");
+      "UPDATE inbound_messages SET state = ?, reply_body = ?, last_error = ?, done_ms = ?, "
+      "answer_twiml = coalesce(?, answer_twiml) WHERE id = ?");
   st.bind(1, state);
   bind_optional(st, 2, reply);
   if (error.empty()) st.bind(3);
   else st.bind(3, error);
   st.bind(4, static_cast<std::int64_t>(now_));
-  st.bind(5, static_cast<std::int64_t>(inbound_id));
+  bind_optional(st, 5, answer_twiml);
+  st.bind(6, static_cast<std::int64_t>(inbound_id));
   st.exec();
 }
 
@@ -539,6 +546,7 @@ Store::Store(const std::string& path, const Clock& clock) : path_(path), clock_(
     rethrow_as_store_error(e, "opening database " + path);
   }
   writer_ = std::thread([this] { writer_loop(); });
+  checkpointer_ = std::thread([this] { checkpoint_loop(); });
 }
 
 Store::~Store() {
@@ -547,7 +555,28 @@ Store::~Store() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
+  checkpoint_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
+}
+
+void Store::checkpoint_loop() {
+  std::unique_ptr<Connection> conn;
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    bool stopping = checkpoint_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+    lock.unlock();
+    try {
+      if (!conn) conn = std::make_unique<Connection>(path_, Connection::Mode::kCheckpointer);
+      conn->exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (const std::exception& e) {
+      // Not fatal: the WAL grows until the next checkpoint succeeds; writes still work.
+      LOG_WARN("store.checkpoint_failed", {"error", e.what()});
+      conn.reset();
+    }
+    if (stopping) return;
+    lock.lock();
+  }
 }
 
 void Store::set_phone_change_listener(std::function<void(const std::vector<std::string>&)> fn) {
@@ -589,7 +618,7 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   std::vector<std::string> changed;
   std::exception_ptr batch_error;
   try {
-    conn.exec("BEGIN IMMEDIATE");
+    conn.run("BEGIN IMMEDIATE");
   } catch (const std::exception& e) {
     try {
       rethrow_as_store_error(e, "starting a write");
@@ -601,17 +630,17 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
     for (auto& job : batch) {
       WriteTxn txn(conn, clock_.now_ms());
       try {
-        conn.exec("SAVEPOINT job");
+        conn.run("SAVEPOINT job");
         job->fn(txn);
         conn.finish_statements();
-        conn.exec("RELEASE job");
+        conn.run("RELEASE job");
         changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
       } catch (...) {
         job->error = translate_sqlite_error(std::current_exception());
         conn.finish_statements();
         try {
-          conn.exec("ROLLBACK TO job");
-          conn.exec("RELEASE job");
+          conn.run("ROLLBACK TO job");
+          conn.run("RELEASE job");
         } catch (...) {
           // The transaction itself is gone (e.g. SQLITE_FULL rolled it back): fail the batch.
           batch_error = job->error;
@@ -622,7 +651,7 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   }
   if (!batch_error) {
     try {
-      conn.exec("COMMIT");
+      conn.run("COMMIT");
     } catch (const std::exception& e) {
       try {
         rethrow_as_store_error(e, "committing");
@@ -633,7 +662,7 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   }
   if (batch_error) {
     try {
-      conn.exec("ROLLBACK");
+      conn.run("ROLLBACK");
     } catch (...) {
       // SQLite already rolled the transaction back (it does so itself on SQLITE_FULL).
     }
@@ -800,28 +829,62 @@ std::vector<InboundRecord> Store::pending_inbound() {
   });
 }
 
-std::vector<HistoryEntry> Store::history(UserId user_id, std::int64_t before_id, int limit) {
+namespace {
+
+std::vector<HistoryEntry> read_history(Connection& conn, UserId user_id, std::int64_t before_id, int limit) {
   if (limit <= 0) return {};
-  return with_reader("reading history", [&](Connection& conn) {
-    // Each earlier routed message gives up to two entries: the text and the agent's reply.
-    auto& st = conn.prepare(
-        "SELECT body, received_ms, reply_body, done_ms FROM inbound_messages "
-        "WHERE user_id = ? AND id < ? AND outcome = 'routed' ORDER BY id DESC LIMIT ?");
-    st.bind(1, static_cast<std::int64_t>(user_id));
-    st.bind(2, static_cast<std::int64_t>(before_id));
-    st.bind(3, limit);
-    std::vector<HistoryEntry> newest_first;
-    while (st.executeStep() && static_cast<int>(newest_first.size()) < limit) {
-      if (!st.getColumn(2).isNull()) {
-        newest_first.push_back({"outbound", st.getColumn(2).getString(),
-                                st.getColumn(3).isNull() ? st.getColumn(1).getInt64()
-                                                         : st.getColumn(3).getInt64()});
-      }
-      if (static_cast<int>(newest_first.size()) < limit) {
-        newest_first.push_back({"inbound", st.getColumn(0).getString(), st.getColumn(1).getInt64()});
-      }
+  // Each earlier routed message gives up to two entries: the text and the agent's reply.
+  auto& st = conn.prepare(
+      "SELECT body, received_ms, reply_body, done_ms FROM inbound_messages "
+      "WHERE user_id = ? AND id < ? AND outcome = 'routed' ORDER BY id DESC LIMIT ?");
+  st.bind(1, static_cast<std::int64_t>(user_id));
+  st.bind(2, static_cast<std::int64_t>(before_id));
+  st.bind(3, limit);
+  std::vector<HistoryEntry> newest_first;
+  while (st.executeStep() && static_cast<int>(newest_first.size()) < limit) {
+    if (!st.getColumn(2).isNull()) {
+      newest_first.push_back({"outbound", st.getColumn(2).getString(),
+                              st.getColumn(3).isNull() ? st.getColumn(1).getInt64() : st.getColumn(3).getInt64()});
     }
-    return std::vector<HistoryEntry>(newest_first.rbegin(), newest_first.rend());
+    if (static_cast<int>(newest_first.size()) < limit) {
+      newest_first.push_back({"inbound", st.getColumn(0).getString(), st.getColumn(1).getInt64()});
+    }
+  }
+  return std::vector<HistoryEntry>(newest_first.rbegin(), newest_first.rend());
+}
+
+}  // namespace
+
+std::vector<HistoryEntry> Store::history(UserId user_id, std::int64_t before_id, int limit) {
+  return with_reader("reading history",
+                     [&](Connection& conn) { return read_history(conn, user_id, before_id, limit); });
+}
+
+std::optional<Store::DeliveryContext> Store::delivery_context(std::int64_t inbound_id, int history_limit) {
+  return with_reader("reading a message for delivery", [&](Connection& conn) -> std::optional<DeliveryContext> {
+    // One read transaction, so the message, its owner and the history agree.
+    conn.run("BEGIN");
+    struct EndRead {
+      Connection& c;
+      ~EndRead() {
+        c.finish_statements();
+        try {
+          c.run("COMMIT");
+        } catch (...) {
+        }
+      }
+    } end_read{conn};
+    auto& m = conn.prepare(std::string("SELECT ") + kInboundColumns + " FROM inbound_messages WHERE id = ?");
+    m.bind(1, inbound_id);
+    if (!m.executeStep()) return std::nullopt;
+    DeliveryContext ctx{read_inbound(m), std::nullopt, {}};
+    if (ctx.message.user_id) {
+      auto& u = conn.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?");
+      u.bind(1, *ctx.message.user_id);
+      if (u.executeStep()) ctx.user = read_user(u);
+      ctx.history = read_history(conn, *ctx.message.user_id, ctx.message.id, history_limit);
+    }
+    return ctx;
   });
 }
 

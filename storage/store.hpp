@@ -115,15 +115,17 @@ class WriteTxn {
 
   // ---- inbound messages ----
   std::optional<InboundRecord> find_inbound(const std::string& message_sid);
-  // Messages from `from` since `since` that were forwarded to an agent.
-  int count_routed_since(const std::string& from, EpochMs since);
-  // Messages from `from` since `since` that the router answered with its own text.
-  int count_auto_replies_since(const std::string& from, EpochMs since);
+  // Messages from `from` since `since` that were forwarded to an agent, counted up to `limit`.
+  int count_routed_since(const std::string& from, EpochMs since, int limit);
+  // Messages from `from` since `since` that the router answered with its own text, up to `limit`.
+  int count_auto_replies_since(const std::string& from, EpochMs since, int limit);
   std::int64_t insert_inbound(const InboundRecord& record);
   void set_answer(std::int64_t inbound_id, const std::string& twiml);
-  // Ends agent work on a message: state done or failed, the reply (if any), the error.
+  // Ends agent work on a message: state done or failed, the reply (if any), the error,
+  // and the webhook's answer when the reply went back inline.
   void finish_inbound(std::int64_t inbound_id, const std::string& state,
-                      const std::optional<std::string>& reply, const std::string& error);
+                      const std::optional<std::string>& reply, const std::string& error,
+                      const std::optional<std::string>& answer_twiml = std::nullopt);
   void record_attempt(std::int64_t inbound_id, const std::string& error);
 
   std::int64_t insert_usage_log(const UsageLog& log);
@@ -206,6 +208,14 @@ class Store {
   std::vector<UserWithPhones> list_users();
   std::optional<InboundRecord> inbound_by_sid(const std::string& message_sid);
   std::optional<InboundRecord> inbound_by_id(std::int64_t id);
+
+  // Everything one agent call needs, read from one snapshot.
+  struct DeliveryContext {
+    InboundRecord message;
+    std::optional<User> user;           // the owner recorded at arrival, if still there
+    std::vector<HistoryEntry> history;  // see history()
+  };
+  std::optional<DeliveryContext> delivery_context(std::int64_t inbound_id, int history_limit);
   std::vector<InboundRecord> pending_inbound();
   std::optional<OutboundRecord> outbound_by_id(std::int64_t id);
   // Outgoing messages not yet sent (queued, or interrupted mid-send), oldest first.
@@ -251,6 +261,12 @@ class Store {
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
 
   std::thread writer_;
+
+  // Copies committed WAL pages into the database file once a second, on its own thread
+  // and connection (PASSIVE: never blocks the writer or readers).
+  void checkpoint_loop();
+  std::condition_variable checkpoint_cv_;  // waits on queue_mu_
+  std::thread checkpointer_;
 };
 
 }  // namespace smsr

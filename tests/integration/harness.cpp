@@ -304,4 +304,95 @@ std::size_t FakeAgent::count_sid(const std::string& sid) const {
   return n;
 }
 
+
+std::string FakeTwilio::Request::field(const std::string& name) const {
+  for (const auto& [k, v] : form) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+FakeTwilio::FakeTwilio() : server_(std::make_unique<httplib::Server>()) {
+  behaviour_ = [](const Request&, std::size_t) { return Response{}; };
+  server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
+  server_->Post(R"(/2010-04-01/Accounts/([^/]+)/Messages\.json)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  Request r;
+                  r.account_sid = req.matches[1];
+                  r.authorization = req.get_header_value("Authorization");
+                  r.content_type = req.get_header_value("Content-Type");
+                  if (!parse_form(req.body, r.form)) r.form.clear();
+                  Behaviour b;
+                  std::size_t index = 0;
+                  {
+                    std::lock_guard lock(mu_);
+                    b = behaviour_;
+                    index = requests_.size();
+                    requests_.push_back(r);
+                  }
+                  Response out = b(r, index);
+                  if (out.delay.count() > 0) std::this_thread::sleep_for(out.delay);
+                  std::string sid;
+                  std::string body = out.body;
+                  if (out.status >= 200 && out.status < 300) {
+                    if (body.empty()) {
+                      sid = new_message_sid();
+                      body = nlohmann::json{{"sid", sid}, {"status", "queued"}}.dump();
+                    } else {
+                      auto parsed = nlohmann::json::parse(body, nullptr, false);
+                      if (parsed.is_object() && parsed.contains("sid") && parsed["sid"].is_string()) {
+                        sid = parsed["sid"].get<std::string>();
+                      }
+                    }
+                  }
+                  {
+                    std::lock_guard lock(mu_);
+                    requests_[index].answered_status = out.status;
+                    requests_[index].answered_sid = sid;
+                  }
+                  res.status = out.status;
+                  res.set_content(body, "application/json");
+                });
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+}
+
+FakeTwilio::~FakeTwilio() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string FakeTwilio::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+void FakeTwilio::set_behaviour(Behaviour b) {
+  std::lock_guard lock(mu_);
+  behaviour_ = std::move(b);
+}
+
+std::vector<FakeTwilio::Request> FakeTwilio::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+std::size_t FakeTwilio::count() const {
+  std::lock_guard lock(mu_);
+  return requests_.size();
+}
+
+std::vector<FakeTwilio::Request> FakeTwilio::accepted() const {
+  std::lock_guard lock(mu_);
+  std::vector<Request> out;
+  for (const auto& r : requests_) {
+    if (r.answered_status >= 200 && r.answered_status < 300) out.push_back(r);
+  }
+  return out;
+}
+
+FakeTwilio::Response FakeTwilio::error(int status, int code, const std::string& message) {
+  Response r;
+  r.status = status;
+  r.body = nlohmann::json{{"code", code}, {"message", message}, {"status", status}}.dump();
+  return r;
+}
+
 }  // namespace smsr::test

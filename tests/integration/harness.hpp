@@ -154,4 +154,53 @@ class FakeAgent {
   std::vector<Request> requests_;  // guarded by mu_
 };
 
+
+// A fake of Twilio's REST API for creating messages: a real HTTP server on 127.0.0.1 that
+// accepts POST /2010-04-01/Accounts/<sid>/Messages.json, records every request and
+// answers as the current behaviour says. By default: 201 {"sid": "SM<unique>",
+// "status": "queued"}. Point twilio.api_base_url at url().
+class FakeTwilio {
+ public:
+  struct Request {
+    std::string account_sid;    // from the path
+    std::string authorization;  // the Authorization header as sent
+    std::string content_type;
+    FormFields form;            // the decoded form fields, in order
+    int answered_status = 0;    // what the fake answered
+    std::string answered_sid;   // the sid it answered with (2xx only)
+    // The first value of a form field, or "" when absent.
+    std::string field(const std::string& name) const;
+  };
+  struct Response {
+    int status = 201;
+    std::string body;  // for a 2xx without a body: {"sid": <generated>, "status": "queued"}
+    std::chrono::milliseconds delay{0};
+  };
+  // Called with the request and its 0-based position among all requests received.
+  using Behaviour = std::function<Response(const Request&, std::size_t index)>;
+
+  FakeTwilio();
+  ~FakeTwilio();
+  FakeTwilio(const FakeTwilio&) = delete;
+  FakeTwilio& operator=(const FakeTwilio&) = delete;
+
+  std::string url() const;  // scheme://host:port, for twilio.api_base_url
+  void set_behaviour(Behaviour b);
+  std::vector<Request> requests() const;
+  std::size_t count() const;
+  // Requests answered with a 2xx.
+  std::vector<Request> accepted() const;
+
+  // A Twilio error answer: {"code": code, "message": message, "status": status}.
+  static Response error(int status, int code, const std::string& message);
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  mutable std::mutex mu_;
+  Behaviour behaviour_;             // guarded by mu_
+  std::vector<Request> requests_;  // guarded by mu_
+};
+
 }  // namespace smsr::test

@@ -435,9 +435,9 @@ TEST_CASE("health reports ok with the version") {
 }
 
 TEST_CASE("after kill -9 the service restarts and delivers every message it had acknowledged") {
+  std::atomic<bool> agent_down{true};  // declared first: the fake agent uses it until the fixture ends
   Fixture f;
   f.config["agent"]["inline_wait_ms"] = 100;
-  std::atomic<bool> agent_down{true};
   f.agent.set_behaviour([&](const FakeAgent::Request& r) {
     if (agent_down) return FakeAgent::Response{503, "{}"};
     return FakeAgent::Response{200, json{{"reply", "ok " + r.body["message"]["body"].get<std::string>()}}.dump()};
@@ -466,4 +466,20 @@ TEST_CASE("SIGTERM stops the service cleanly with exit status 0") {
   REQUIRE(f.send({kAda, "hi"}).status == 200);
   CHECK(f.service->stop() == 0);
   CHECK(f.service->log().find("event=serve.stopped") != std::string::npos);
+}
+
+TEST_CASE("an agent call that exceeds agent.timeout_ms is abandoned and retried and the sender finally gets replies.error") {
+  Fixture f;
+  f.config["agent"]["timeout_ms"] = 300;
+  f.config["agent"]["max_attempts"] = 2;
+  f.config["agent"]["inline_wait_ms"] = 10000;
+  f.config["replies"]["error"] = "Sorry, try again later.";
+  f.agent.set_behaviour([](const FakeAgent::Request&) {
+    return FakeAgent::Response{200, json{{"reply", "too late"}}.dump(), std::chrono::milliseconds(1500)};
+  });
+  f.start();
+  auto answer = f.send({kAda, "are you slow?"});
+  CHECK(twiml_message(answer.body) == "Sorry, try again later.");
+  CHECK(f.agent.count() == 2);
+  CHECK(f.count("SELECT count(*) FROM inbound_messages WHERE state = 'failed' AND attempts = 2") == 1);
 }

@@ -648,9 +648,11 @@ TEST_CASE("count_routed_since counts only that sender's routed messages from the
   insert(f.store, inbound("SM6", b, UserId{2}, "routed", 3300));
 
   auto count = [&](const std::string& from, EpochMs since) {
-    return f.store.write([&](WriteTxn& txn) { return txn.count_routed_since(from, since); });
+    return f.store.write([&](WriteTxn& txn) { return txn.count_routed_since(from, since, 100); });
   };
   CHECK(count(a, 0) == 3);
+  // Counting stops at the limit: callers only ask whether it is reached.
+  CHECK(f.store.write([&](WriteTxn& txn) { return txn.count_routed_since(a, 0, 2); }) == 2);
   CHECK(count(a, 2000) == 2);  // the instant itself counts
   CHECK(count(a, 2001) == 1);
   CHECK(count(a, 3001) == 0);
@@ -674,7 +676,7 @@ TEST_CASE("count_auto_replies_since counts only that sender's messages the route
   insert(f.store, inbound("SM5", a, UserId{1}, "routed", 4000));
 
   auto count = [&](const std::string& from, EpochMs since) {
-    return f.store.write([&](WriteTxn& txn) { return txn.count_auto_replies_since(from, since); });
+    return f.store.write([&](WriteTxn& txn) { return txn.count_auto_replies_since(from, since, 100); });
   };
   CHECK(count(a, 0) == 2);
   CHECK(count(a, 1000) == 2);
