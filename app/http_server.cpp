@@ -86,15 +86,29 @@ bool constant_time_equals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+// Reads the body ourselves: cpp-httplib refuses form bodies over a compiled-in 8 KiB for
+// ordinary handlers, and a 1,600-character SMS in a non-Latin script is larger than that
+// once percent-encoded. Our own limit is limits.max_body_bytes.
+// Returns false when the body is over the limit (httplib's payload limit, set to the same
+// value, makes the reader fail before any data arrives) or could not be read.
+bool read_body(const httplib::ContentReader& reader, std::int64_t max_bytes, std::string& body) {
+  return reader([&](const char* data, std::size_t n) {
+    if (static_cast<std::int64_t>(body.size() + n) > max_bytes) return false;
+    body.append(data, n);
+    return true;
+  });
+}
+
 // The checks both Twilio webhooks share: size, form encoding, signature, account. Returns
 // false after writing the error answer.
-bool accept_twilio_form(const httplib::Request& req, httplib::Response& res, const Config& config,
-                        FormFields& fields) {
-  if (static_cast<std::int64_t>(req.body.size()) > config.limits.max_body_bytes) {
+bool accept_twilio_form(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res,
+                        const Config& config, FormFields& fields) {
+  std::string body;
+  if (!read_body(reader, config.limits.max_body_bytes, body)) {
     plain_error(res, 413, "request body larger than limits.max_body_bytes");
     return false;
   }
-  if (!parse_form(req.body, fields)) {
+  if (!parse_form(body, fields)) {
     plain_error(res, 400, "body is not valid application/x-www-form-urlencoded");
     return false;
   }
@@ -213,10 +227,11 @@ void HttpServer::install_hooks() {
 }
 
 void HttpServer::install_routes() {
-  server_->Post(kSmsWebhookPath, [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Post(kSmsWebhookPath, [this](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& reader) {
     auto config = deps_.settings.current();
     FormFields fields;
-    if (!accept_twilio_form(req, res, *config, fields)) return;
+    if (!accept_twilio_form(req, reader, res, *config, fields)) return;
     InboundSms sms = to_inbound_sms(fields);
     if (sms.message_sid.empty()) return plain_error(res, 400, "missing MessageSid");
     if (sms.from.empty()) return plain_error(res, 400, "missing From");
@@ -224,10 +239,11 @@ void HttpServer::install_routes() {
     res.set_content(answer.twiml, "text/xml");
   });
 
-  server_->Post(kStatusWebhookPath, [this](const httplib::Request& req, httplib::Response& res) {
+  server_->Post(kStatusWebhookPath, [this](const httplib::Request& req, httplib::Response& res,
+                                           const httplib::ContentReader& reader) {
     auto config = deps_.settings.current();
     FormFields fields;
-    if (!accept_twilio_form(req, res, *config, fields)) return;
+    if (!accept_twilio_form(req, reader, res, *config, fields)) return;
     std::string sid = field(fields, "MessageSid");
     std::string status = field(fields, "MessageStatus");
     if (sid.empty()) return plain_error(res, 400, "missing MessageSid");
