@@ -74,6 +74,12 @@ int run(int argc, char** argv) {
       ->callback(on([&] { return cmd_check_config(config()); }));
   app.add_subcommand("version", "Print the version")->callback(on([] { return cmd_version(); }));
 
+  bool sync_once = false;
+  auto* sync = app.add_subcommand("sync", "Sync users, numbers and settings with the central PostgreSQL, "
+                                          "and push usage logs");
+  sync->add_flag("--once", sync_once, "One round, then exit (status 1 if it failed)");
+  sync->callback(on([&] { return cmd_sync(config(), sync_once); }));
+
   // ---- users ----
   auto* users = app.add_subcommand("users", "Manage users and their phone numbers (standalone mode)");
   users->require_subcommand(1);

@@ -25,6 +25,8 @@ struct ConfigLocation {
 int cmd_serve(const ConfigLocation& where);
 int cmd_migrate(const ConfigLocation& where);
 int cmd_check_config(const ConfigLocation& where);
+// One round with --once (exit 1 if it fails), else rounds every sync.interval_s until Ctrl-C.
+int cmd_sync(const ConfigLocation& where, bool once);
 int cmd_version();
 
 struct UserAddArgs {

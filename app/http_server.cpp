@@ -6,10 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "app/admin.hpp"
+#include "app/admin_api.hpp"
+#include "app/central_sync.hpp"
 #include "app/delivery_status.hpp"
 #include "app/dispatcher.hpp"
 #include "app/directory.hpp"
 #include "app/inbound.hpp"
+#include "app/metrics.hpp"
 #include "app/settings.hpp"
 #include "app/text.hpp"
 #include "app/twilio_signature.hpp"
@@ -23,6 +26,7 @@ namespace {
 constexpr const char* kSmsWebhookPath = "/sms-router/webhook/sms";
 constexpr const char* kStatusWebhookPath = "/sms-router/webhook/status";
 constexpr const char* kHealthPath = "/sms-router/health";
+constexpr const char* kMetricsPath = "/sms-router/metrics";
 constexpr const char* kAdminPrefix = "/sms-router/admin/";
 
 // Worker threads. A keep-alive connection holds a worker until it closes, and a webhook
@@ -133,6 +137,22 @@ bool accept_twilio_form(const httplib::Request& req, const httplib::ContentReade
   return true;
 }
 
+// "degraded": serving, but the last sync round failed (or none has succeeded yet).
+nlohmann::json sync_health(const CentralSync* central_sync) {
+  if (!central_sync) return {{"enabled", false}};
+  SyncStatus s = central_sync->status();
+  nlohmann::json out = {{"enabled", true},
+                        {"ok", s.runs > 0 && s.consecutive_failures == 0},
+                        {"runs", s.runs},
+                        {"consecutive_failures", s.consecutive_failures},
+                        {"last_success", s.last_success_ms ? nlohmann::json(format_iso8601(s.last_success_ms)) : nlohmann::json()}};
+  if (s.last_success_ms) {
+    out["lag_s"] = (system_clock().now_ms() - s.last_success_ms) / 1000;
+  }
+  if (!s.last_error.empty()) out["last_error"] = s.last_error;
+  return out;
+}
+
 }  // namespace
 
 const char* version_string() { return SMSR_VERSION; }
@@ -229,6 +249,7 @@ void HttpServer::install_hooks() {
 void HttpServer::install_routes() {
   server_->Post(kSmsWebhookPath, [this](const httplib::Request& req, httplib::Response& res,
                                         const httplib::ContentReader& reader) {
+    WebhookObservation observed(deps_.metrics, res.status);  // counts the outcome and time at the end
     auto config = deps_.settings.current();
     FormFields fields;
     if (!accept_twilio_form(req, reader, res, *config, fields)) return;
@@ -236,6 +257,7 @@ void HttpServer::install_routes() {
     if (sms.message_sid.empty()) return plain_error(res, 400, "missing MessageSid");
     if (sms.from.empty()) return plain_error(res, 400, "missing From");
     auto answer = deps_.inbound.receive(sms);
+    observed.set_outcome(answer.duplicate ? "duplicate" : answer.outcome);
     res.set_content(answer.twiml, "text/xml");
   });
 
@@ -277,12 +299,20 @@ void HttpServer::install_routes() {
     }
   });
 
+  // Unauthenticated like health: counts and timings only, no numbers, bodies or secrets.
+  server_->Get(kMetricsPath, [this](const httplib::Request&, httplib::Response& res) {
+    bool sync_enabled = !deps_.settings.current()->sync.postgres_url.empty();
+    auto readings = read_metrics(deps_.store, deps_.directory, deps_.dispatcher, deps_.sender, sync_enabled);
+    res.set_content(render_metrics(deps_.metrics, readings), kPrometheusContentType);
+  });
+
+  install_admin_routes(*server_, deps_.admin_api);
+
   server_->Get(kHealthPath, [this](const httplib::Request&, httplib::Response& res) {
-    nlohmann::json body = {{"version", version_string()},
-                           {"sync", {{"enabled", false}}}};
+    nlohmann::json body = {{"version", version_string()}, {"sync", sync_health(deps_.central_sync)}};
     try {
       deps_.store.check_health();
-      body["status"] = "ok";
+      body["status"] = body["sync"].value("ok", true) ? "ok" : "degraded";
       body["database"] = "ok";
       res.status = 200;
     } catch (const std::exception& e) {

@@ -18,6 +18,9 @@ class Store;
 class PhoneDirectory;
 class Dispatcher;
 class Sender;
+class CentralSync;
+struct Metrics;
+class AdminApi;
 
 struct HttpDeps {
   const Settings& settings;
@@ -26,6 +29,9 @@ struct HttpDeps {
   PhoneDirectory& directory;
   Dispatcher& dispatcher;
   Sender& sender;
+  CentralSync* central_sync;  // null when sync.postgres_url is empty
+  Metrics& metrics;
+  AdminApi& admin_api;
 };
 
 class HttpServer {

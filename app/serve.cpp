@@ -6,12 +6,15 @@
 #include <cstdlib>
 #include <memory>
 
+#include "app/admin_api.hpp"
 #include "app/agent.hpp"
+#include "app/central_sync.hpp"
 #include "app/commands.hpp"
 #include "app/directory.hpp"
 #include "app/dispatcher.hpp"
 #include "app/http_server.hpp"
 #include "app/inbound.hpp"
+#include "app/metrics.hpp"
 #include "app/sender.hpp"
 #include "app/settings.hpp"
 #include "app/twilio_api.hpp"
@@ -19,6 +22,7 @@
 #include "core/log.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"
+#include "sync/central.hpp"
 
 namespace smsr {
 namespace {
@@ -27,7 +31,9 @@ void apply_logging(const Config& config) {
   LogLevel level = LogLevel::kInfo;
   parse_log_level(config.log.level, level);
   set_log_level(level);
-  set_log_secrets(secret_values(config));
+  auto secrets = secret_values(config);
+  if (auto password = url_password(config.sync.postgres_url); !password.empty()) secrets.push_back(password);
+  set_log_secrets(std::move(secrets));
 }
 
 // Signals are taken synchronously by the main thread: block them before any other thread
@@ -44,7 +50,7 @@ sigset_t block_service_signals() {
 }
 
 // SIGHUP: re-read the file; keep the old configuration if the new one is wrong.
-void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory) {
+void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory, CentralSync* central_sync) {
   try {
     Config next = where.load();
     validate_for_serve(next);
@@ -54,8 +60,12 @@ void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& dir
       LOG_WARN("config.reload_partial", {"hint", "listen.* and database.path take effect after a restart"});
     }
     apply_logging(next);
-    directory.set_ttl(std::chrono::seconds(next.cache.ttl_s));
-    settings.replace(std::move(next));
+    if (central_sync) {
+      central_sync->rebase(next);  // central overrides stay on top
+    } else {
+      directory.set_ttl(std::chrono::seconds(next.cache.ttl_s));
+      settings.replace(std::move(next));
+    }
     LOG_INFO("config.reloaded", {"path", where.path});
   } catch (const std::exception& e) {
     LOG_ERROR("config.reload_failed", {"path", where.path}, {"error", e.what()},
@@ -86,19 +96,28 @@ int cmd_serve(const ConfigLocation& where) {
   PhoneDirectory directory(store, clock, static_cast<std::size_t>(config.cache.capacity),
                            std::chrono::seconds(config.cache.ttl_s));
   store.set_phone_change_listener([&directory](const auto& numbers) { directory.invalidate(numbers); });
-  std::unique_ptr<Agent> agent = make_agent(config.agent);
-  std::unique_ptr<TwilioApi> twilio = make_twilio_api(config.twilio);
+  Metrics metrics;  // counted by the metered agent and Twilio API, the webhook and the sync
+  std::unique_ptr<Agent> agent = metered_agent(make_agent(config.agent), metrics);
+  std::unique_ptr<TwilioApi> twilio = metered_twilio_api(make_twilio_api(config.twilio), metrics);
   Sender sender(store, *twilio, settings, clock, SenderOptions{});
   Dispatcher dispatcher(store, *agent, sender, settings, clock, DispatcherOptions{config.agent.concurrency});
   InboundService inbound(store, directory, dispatcher, normalizer, settings, clock);
-  HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher, sender});
+  std::unique_ptr<CentralSync> central_sync;  // only with sync.postgres_url
+  if (!config.sync.postgres_url.empty()) {
+    central_sync = std::make_unique<CentralSync>(store, normalizer, settings, directory, config, clock);
+  }
+  // request_sync stays empty until the sync loop is wired to it.
+  AdminApi admin_api(AdminApiDeps{settings, store, directory, dispatcher, sender, normalizer, metrics, {}});
+  HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher, sender, central_sync.get(), metrics,
+                           admin_api});
 
   // 4. Bind the port before announcing anything.
   int port = http.bind(config.listen.host, config.listen.port);
 
-  // 5. Start the workers: sender and dispatcher (both resume unfinished work), then HTTP.
+  // 5. Start the workers: sender and dispatcher (both resume unfinished work), sync, HTTP.
   sender.start();
   dispatcher.start();
+  if (central_sync) central_sync->start();
   http.start();
 
   // 6. Ready: the database is open and the port is listening.
@@ -117,7 +136,7 @@ int cmd_serve(const ConfigLocation& where) {
       stop_signal = sig;
       break;
     }
-    if (sig == SIGHUP) reload(where, settings, directory);
+    if (sig == SIGHUP) reload(where, settings, directory, central_sync.get());
     try {
       directory.poll_changes();
     } catch (const std::exception& e) {
@@ -131,6 +150,7 @@ int cmd_serve(const ConfigLocation& where) {
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
   LOG_INFO("serve.stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
   http.stop();
+  if (central_sync) central_sync->stop();
   bool finished = dispatcher.stop(std::chrono::seconds(4));
   finished = sender.stop(std::chrono::seconds(2)) && finished;
   auto pending = store.stats();

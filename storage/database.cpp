@@ -127,6 +127,13 @@ CREATE TABLE opt_outs (
   opted_out_ms INTEGER NOT NULL
 );
 
+-- Central sync: the digest of each user-id bucket as last applied, so a round fetches only
+-- buckets whose digest changed centrally.
+CREATE TABLE sync_buckets (
+  bucket INTEGER PRIMARY KEY,
+  digest TEXT NOT NULL
+);
+
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL

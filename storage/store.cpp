@@ -324,6 +324,94 @@ void WriteTxn::set_delivery_status(std::int64_t id, const std::string& status,
   log.exec();
 }
 
+void WriteTxn::replace_user_range(std::int64_t bucket, std::int64_t first_id, std::int64_t count,
+                                  const std::vector<SyncedUser>& users, const std::string& digest) {
+  const std::int64_t end_id = first_id + count;
+  // Every number of the range before and after: their cached owners may all be stale.
+  auto& old_numbers = conn_.prepare(
+      "SELECT phone_number FROM users WHERE id >= ? AND id < ? AND phone_number IS NOT NULL "
+      "UNION SELECT phone_number FROM phone_mappings WHERE user_id >= ? AND user_id < ?");
+  old_numbers.bind(1, first_id);
+  old_numbers.bind(2, end_id);
+  old_numbers.bind(3, first_id);
+  old_numbers.bind(4, end_id);
+  std::vector<std::string> touched;
+  while (old_numbers.executeStep()) touched.push_back(old_numbers.getColumn(0).getString());
+
+  auto& clear_mappings = conn_.prepare("DELETE FROM phone_mappings WHERE user_id >= ? AND user_id < ?");
+  clear_mappings.bind(1, first_id);
+  clear_mappings.bind(2, end_id);
+  clear_mappings.exec();
+  auto& clear_users = conn_.prepare("DELETE FROM users WHERE id >= ? AND id < ?");
+  clear_users.bind(1, first_id);
+  clear_users.bind(2, end_id);
+  clear_users.exec();
+
+  auto& insert_user = conn_.prepare(
+      "INSERT INTO users (id, email, full_name, phone_number, is_active, created_ms, updated_ms) "
+      "VALUES (?,?,?,?,?,?,?)");
+  // Central data may list a number twice for one user once normalised: keep one.
+  auto& insert_mapping = conn_.prepare(
+      "INSERT OR IGNORE INTO phone_mappings (user_id, phone_number, created_ms) VALUES (?,?,?)");
+  for (const auto& su : users) {
+    insert_user.reset();
+    insert_user.bind(1, su.user.id);
+    insert_user.bind(2, su.user.email);
+    insert_user.bind(3, su.user.full_name);
+    if (su.user.phone_number.empty()) insert_user.bind(4);
+    else insert_user.bind(4, su.user.phone_number);
+    insert_user.bind(5, su.user.active ? 1 : 0);
+    insert_user.bind(6, static_cast<std::int64_t>(now_));
+    insert_user.bind(7, static_cast<std::int64_t>(now_));
+    insert_user.exec();
+    if (!su.user.phone_number.empty()) touched.push_back(su.user.phone_number);
+    for (const auto& extra : su.extra_phones) {
+      if (extra == su.user.phone_number) continue;
+      insert_mapping.reset();
+      insert_mapping.bind(1, su.user.id);
+      insert_mapping.bind(2, extra);
+      insert_mapping.bind(3, static_cast<std::int64_t>(now_));
+      insert_mapping.exec();
+      touched.push_back(extra);
+    }
+  }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (const auto& n : touched) note_changed(n);
+
+  if (digest.empty()) {
+    auto& forget = conn_.prepare("DELETE FROM sync_buckets WHERE bucket = ?");
+    forget.bind(1, bucket);
+    forget.exec();
+  } else {
+    auto& remember = conn_.prepare("INSERT OR REPLACE INTO sync_buckets (bucket, digest) VALUES (?, ?)");
+    remember.bind(1, bucket);
+    remember.bind(2, digest);
+    remember.exec();
+  }
+}
+
+void WriteTxn::replace_configs(const std::vector<ConfigRow>& rows) {
+  conn_.run("DELETE FROM configs");
+  auto& st = conn_.prepare(
+      "INSERT OR REPLACE INTO configs (config_key, config_value, is_active, updated_ms) VALUES (?,?,?,?)");
+  for (const auto& r : rows) {
+    st.reset();
+    st.bind(1, r.key);
+    st.bind(2, r.value);
+    st.bind(3, r.active ? 1 : 0);
+    st.bind(4, static_cast<std::int64_t>(now_));
+    st.exec();
+  }
+}
+
+void WriteTxn::mark_usage_logs_pushed(std::int64_t last_id) {
+  auto& st = conn_.prepare("UPDATE usage_logs SET pushed_ms = ? WHERE pushed_ms IS NULL AND id <= ?");
+  st.bind(1, static_cast<std::int64_t>(now_));
+  st.bind(2, last_id);
+  st.exec();
+}
+
 void WriteTxn::touch_health_row() {
   auto& st = conn_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_ms', ?)");
   st.bind(1, std::to_string(now_));
@@ -968,6 +1056,62 @@ StoreStats Store::stats() {
         "GROUP BY m.phone_number HAVING count(DISTINCT m.user_id) > 1 ORDER BY 1 LIMIT 1000");
     while (amb.executeStep()) s.ambiguous_numbers.push_back(amb.getColumn(0).getString());
     return s;
+  });
+}
+
+std::vector<std::pair<std::int64_t, std::string>> Store::sync_buckets() {
+  return with_reader("reading sync state", [&](Connection& conn) {
+    std::vector<std::pair<std::int64_t, std::string>> out;
+    auto& st = conn.prepare("SELECT bucket, digest FROM sync_buckets ORDER BY bucket");
+    while (st.executeStep()) out.emplace_back(st.getColumn(0).getInt64(), st.getColumn(1).getString());
+    return out;
+  });
+}
+
+std::vector<ConfigRow> Store::configs() {
+  return with_reader("reading central settings", [&](Connection& conn) {
+    std::vector<ConfigRow> out;
+    auto& st = conn.prepare("SELECT config_key, config_value, is_active FROM configs ORDER BY config_key");
+    while (st.executeStep()) {
+      out.push_back({st.getColumn(0).getString(), st.getColumn(1).getString(), st.getColumn(2).getInt() != 0});
+    }
+    return out;
+  });
+}
+
+std::vector<UsageLog> Store::unpushed_usage_logs(int limit) {
+  return with_reader("reading usage logs to push", [&](Connection& conn) {
+    std::vector<UsageLog> out;
+    auto& st = conn.prepare(
+        "SELECT id, user_id, phone_number, message_direction, message_content, success, "
+        "processing_time_ms, error_message, metadata, twilio_message_sid, final_status, created_ms "
+        "FROM usage_logs WHERE pushed_ms IS NULL ORDER BY id LIMIT ?");
+    st.bind(1, limit);
+    while (st.executeStep()) {
+      UsageLog l;
+      l.id = st.getColumn(0).getInt64();
+      l.user_id = optional_int(st.getColumn(1));
+      l.phone_number = st.getColumn(2).getString();
+      l.direction = st.getColumn(3).getString();
+      l.content = st.getColumn(4).isNull() ? "" : st.getColumn(4).getString();
+      l.success = st.getColumn(5).getInt() != 0;
+      l.processing_time_ms = optional_int(st.getColumn(6));
+      l.error_message = st.getColumn(7).isNull() ? "" : st.getColumn(7).getString();
+      l.metadata_json = st.getColumn(8).getString();
+      l.twilio_message_sid = st.getColumn(9).isNull() ? "" : st.getColumn(9).getString();
+      l.final_status = st.getColumn(10).getString();
+      l.created_ms = st.getColumn(11).getInt64();
+      out.push_back(std::move(l));
+    }
+    return out;
+  });
+}
+
+std::string Store::db_epoch() {
+  return with_reader("reading the database epoch", [&](Connection& conn) {
+    auto& st = conn.prepare("SELECT value FROM meta WHERE key = 'db_epoch'");
+    st.executeStep();
+    return st.getColumn(0).getString();
   });
 }
 

@@ -95,6 +95,18 @@ struct UserWithPhones {
   std::vector<std::string> extra_phones;  // mapping numbers, E.164, sorted
 };
 
+// A user as the central database has it, numbers already normalised.
+struct SyncedUser {
+  User user;                              // phone_number may be empty
+  std::vector<std::string> extra_phones;  // E.164
+};
+
+struct ConfigRow {
+  std::string key;
+  std::string value;
+  bool active = true;
+};
+
 struct StoreStats {
   std::int64_t users = 0;
   std::int64_t active_users = 0;
@@ -160,6 +172,15 @@ class WriteTxn {
 
   // Records the time of a health check (a real write, so a full disk is noticed).
   void touch_health_row();
+
+  // ---- central sync ----
+  // Makes users with ids in [first_id, first_id + count) exactly `users` (with their extra
+  // numbers), records the bucket's digest, and journals every number involved.
+  void replace_user_range(std::int64_t bucket, std::int64_t first_id, std::int64_t count,
+                          const std::vector<SyncedUser>& users, const std::string& digest);
+  void replace_configs(const std::vector<ConfigRow>& rows);
+  // Marks every usage log with id <= last_id as pushed to the central database.
+  void mark_usage_logs_pushed(std::int64_t last_id);
 
   // Numbers whose owner changed in this write (filled by the operations above).
   const std::vector<std::string>& changed_phones() const { return changed_; }
@@ -229,6 +250,14 @@ class Store {
   std::vector<std::pair<std::int64_t, std::string>> phone_changes_after(std::int64_t after);
   std::int64_t last_phone_change_seq();
   StoreStats stats();
+
+  // ---- central sync ----
+  std::vector<std::pair<std::int64_t, std::string>> sync_buckets();
+  std::vector<ConfigRow> configs();
+  // Usage logs not yet pushed, oldest first.
+  std::vector<UsageLog> unpushed_usage_logs(int limit);
+  // Random per database file: tells a wiped edge from a replay (see sync/).
+  std::string db_epoch();
 
   // Reads and writes a trivial row; throws StoreError when the database is unusable.
   void check_health();

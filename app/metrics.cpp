@@ -1,0 +1,278 @@
+#include "app/metrics.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <exception>
+
+#include "app/agent.hpp"
+#include "app/directory.hpp"
+#include "app/dispatcher.hpp"
+#include "app/sender.hpp"
+#include "app/twilio_api.hpp"
+#include "core/log.hpp"
+#include "storage/store.hpp"
+
+namespace smsr {
+namespace {
+
+// Webhooks answer within agent.inline_wait_ms (3 s by default); 10 s is far past any answer.
+const std::vector<double> kWebhookBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25,  0.5,    1,     2.5,  5,     10};
+// Agent calls run up to agent.timeout_ms (30 s by default).
+const std::vector<double> kAgentBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                           1,     2.5,  5,     10,   30,  60};
+
+std::string format_number(double value) {
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(value)) return "NaN";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  if (ec != std::errc()) return "NaN";
+  return std::string(buf, end);
+}
+
+class Exposition {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out_.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  }
+
+  void sample(std::string_view name, std::string_view labels, const std::string& value) {
+    out_.append(name);
+    if (!labels.empty()) out_.append("{").append(labels).append("}");
+    out_.append(" ").append(value).append("\n");
+  }
+  void sample(std::string_view name, std::string_view labels, std::uint64_t value) {
+    sample(name, labels, std::to_string(value));
+  }
+  void sample(std::string_view name, std::uint64_t value) { sample(name, "", std::to_string(value)); }
+
+  void counter(std::string_view name, std::string_view help, std::uint64_t value) {
+    family(name, "counter", help);
+    sample(name, value);
+  }
+
+  void gauge(std::string_view name, std::string_view help, const std::string& value) {
+    family(name, "gauge", help);
+    sample(name, "", value);
+  }
+
+  void histogram(const std::string& name, std::string_view help, const Histogram::Snapshot& h) {
+    family(name, "histogram", help);
+    for (std::size_t i = 0; i < h.upper_bounds.size(); ++i) {
+      sample(name + "_bucket", "le=\"" + format_number(h.upper_bounds[i]) + "\"", h.cumulative[i]);
+    }
+    sample(name + "_bucket", "le=\"+Inf\"", h.count);
+    sample(name + "_sum", "", format_number(h.sum));
+    sample(name + "_count", h.count);
+  }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+class MeteredAgent final : public Agent {
+ public:
+  MeteredAgent(std::unique_ptr<Agent> inner, Metrics& metrics) : inner_(std::move(inner)), metrics_(metrics) {}
+
+  AgentResult call(const AgentRequest& request) override {
+    auto started = std::chrono::steady_clock::now();
+    metrics_.agent_calls.inc();
+    AgentResult result;
+    try {
+      result = inner_->call(request);
+    } catch (...) {
+      record(started, false);
+      throw;
+    }
+    record(started, result.kind == AgentResult::Kind::kReply || result.kind == AgentResult::Kind::kNoReply);
+    return result;
+  }
+
+ private:
+  void record(std::chrono::steady_clock::time_point started, bool answered) {
+    metrics_.agent_duration.observe(seconds_since(started));
+    if (!answered) metrics_.agent_failures.inc();
+  }
+
+  std::unique_ptr<Agent> inner_;
+  Metrics& metrics_;
+};
+
+class MeteredTwilioApi final : public TwilioApi {
+ public:
+  MeteredTwilioApi(std::unique_ptr<TwilioApi> inner, Metrics& metrics)
+      : inner_(std::move(inner)), metrics_(metrics) {}
+
+  SendResult send(const SendRequest& request) override {
+    SendResult result;
+    try {
+      result = inner_->send(request);
+    } catch (...) {
+      metrics_.outbound_failed.inc();
+      throw;
+    }
+    (result.kind == SendResult::Kind::kAccepted ? metrics_.outbound_sent : metrics_.outbound_failed).inc();
+    return result;
+  }
+
+ private:
+  std::unique_ptr<TwilioApi> inner_;
+  Metrics& metrics_;
+};
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : upper_bounds_(std::move(upper_bounds)), buckets_(new std::atomic<std::uint64_t>[upper_bounds_.size() + 1]) {
+  for (std::size_t i = 0; i <= upper_bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+}
+
+void Histogram::observe(double value) {
+  if (std::isnan(value)) return;
+  auto bucket = std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) - upper_bounds_.begin();
+  buckets_[static_cast<std::size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+}
+
+Histogram::Snapshot Histogram::snapshot() const {
+  Snapshot s;
+  s.upper_bounds = upper_bounds_;
+  std::uint64_t running = 0;
+  for (std::size_t i = 0; i <= upper_bounds_.size(); ++i) {
+    running += buckets_[i].load(std::memory_order_relaxed);
+    s.cumulative.push_back(running);
+  }
+  s.count = running;
+  s.sum = sum_.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::size_t LabeledCounter::index_of(std::string_view value) const {
+  auto it = std::find(values_.begin(), values_.end(), value);
+  return it == values_.end() ? values_.size() - 1 : static_cast<std::size_t>(it - values_.begin());
+}
+
+void LabeledCounter::inc(std::string_view value) { counters_[index_of(value)].inc(); }
+
+std::uint64_t LabeledCounter::value(std::string_view value) const { return counters_[index_of(value)].value(); }
+
+Metrics::Metrics() : webhook_duration(kWebhookBuckets), agent_duration(kAgentBuckets) {}
+
+MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, const Dispatcher& dispatcher,
+                             const Sender& sender, bool sync_enabled) {
+  MetricsReadings r;
+  auto cache = directory.stats();
+  r.cache_hits = cache.hits;
+  r.cache_misses = cache.misses;
+  r.cache_entries = cache.entries;
+  r.agent_queue = dispatcher.queue_depth();
+  r.outbound_queue = sender.queue_depth();
+  try {
+    StoreStats stats = store.stats();
+    r.ambiguous_numbers = static_cast<std::int64_t>(stats.ambiguous_numbers.size());
+    r.usage_logs_unpushed = sync_enabled ? stats.unpushed_usage_logs : 0;
+  } catch (const StoreError& e) {
+    LOG_WARN("metrics.database_unreadable", {"error", e.what()});
+  }
+  return r;
+}
+
+std::string render_metrics(const Metrics& m, const MetricsReadings& r) {
+  Exposition out;
+
+  out.family("sms_router_webhooks_total", "counter",
+             "Inbound SMS webhooks by outcome: what the router decided, duplicate (a repeated "
+             "MessageSid), or why it refused (rejected_signature: bad signature or foreign AccountSid; "
+             "bad_request; too_large; unavailable: not stored)");
+  for (auto outcome : m.webhooks.values()) {
+    out.sample("sms_router_webhooks_total", "outcome=\"" + std::string(outcome) + "\"", m.webhooks.value(outcome));
+  }
+  out.histogram("sms_router_webhook_duration_seconds", "Time to answer an inbound SMS webhook",
+                m.webhook_duration.snapshot());
+
+  out.counter("sms_router_cache_hits_total", "Number lookups answered from the in-process cache", r.cache_hits);
+  out.counter("sms_router_cache_misses_total", "Number lookups that read the local database", r.cache_misses);
+  out.gauge("sms_router_cache_entries", "Entries in the number cache (negative answers included)",
+            std::to_string(r.cache_entries));
+
+  out.counter("sms_router_agent_calls_total", "Agent call attempts", m.agent_calls.value());
+  out.counter("sms_router_agent_failures_total",
+              "Agent call attempts that produced no answer (timeout, connection error, error status)",
+              m.agent_failures.value());
+  out.histogram("sms_router_agent_duration_seconds", "Duration of one agent call attempt",
+                m.agent_duration.snapshot());
+
+  out.family("sms_router_queue_depth", "gauge",
+             "Work waiting in memory: messages for agents, outgoing SMS for Twilio");
+  out.sample("sms_router_queue_depth", "queue=\"agent\"", r.agent_queue);
+  out.sample("sms_router_queue_depth", "queue=\"outbound\"", r.outbound_queue);
+
+  out.counter("sms_router_outbound_sent_total", "Outgoing SMS (parts) accepted by Twilio's REST API",
+              m.outbound_sent.value());
+  out.counter("sms_router_outbound_failed_total",
+              "Attempts to send an SMS that Twilio refused or that failed (retried attempts included)",
+              m.outbound_failed.value());
+
+  if (r.ambiguous_numbers) {
+    out.gauge("sms_router_ambiguous_numbers",
+              "Numbers claimed by two or more users: they reach no agent until the data is fixed",
+              std::to_string(*r.ambiguous_numbers));
+  }
+
+  out.counter("sms_router_sync_runs_total", "Central sync rounds", m.sync.runs.load(std::memory_order_relaxed));
+  out.counter("sms_router_sync_failures_total", "Central sync rounds that failed",
+              m.sync.failures.load(std::memory_order_relaxed));
+  out.gauge("sms_router_sync_last_success_timestamp_seconds",
+            "Unix time of the last successful central sync round; 0 = never",
+            format_number(static_cast<double>(m.sync.last_success_ms.load(std::memory_order_relaxed)) / 1000.0));
+  if (r.usage_logs_unpushed) {
+    out.gauge("sms_router_usage_logs_unpushed", "Usage logs waiting to be pushed to the central database",
+              std::to_string(*r.usage_logs_unpushed));
+  }
+  return out.take();
+}
+
+WebhookObservation::WebhookObservation(Metrics& metrics, const int& http_status)
+    : metrics_(metrics),
+      http_status_(http_status),
+      exceptions_at_start_(std::uncaught_exceptions()),
+      started_(std::chrono::steady_clock::now()) {}
+
+WebhookObservation::~WebhookObservation() {
+  std::string_view outcome = outcome_;
+  if (outcome.empty()) {
+    const int status = http_status_;
+    if (std::uncaught_exceptions() > exceptions_at_start_) {
+      outcome = "unavailable";
+    } else if (status == 401 || status == 403) {
+      outcome = "rejected_signature";
+    } else if (status == 413) {
+      outcome = "too_large";
+    } else if (status >= 400 && status < 500) {
+      outcome = "bad_request";
+    } else {
+      outcome = "unavailable";  // no answer was decided
+    }
+  }
+  metrics_.webhooks.inc(outcome);
+  metrics_.webhook_duration.observe(seconds_since(started_));
+}
+
+std::unique_ptr<Agent> metered_agent(std::unique_ptr<Agent> inner, Metrics& metrics) {
+  return std::make_unique<MeteredAgent>(std::move(inner), metrics);
+}
+
+std::unique_ptr<TwilioApi> metered_twilio_api(std::unique_ptr<TwilioApi> inner, Metrics& metrics) {
+  return std::make_unique<MeteredTwilioApi>(std::move(inner), metrics);
+}
+
+}  // namespace smsr

@@ -1,0 +1,138 @@
+#include "sync/sync_engine.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "core/log.hpp"
+
+namespace smsr {
+namespace {
+
+constexpr int kPushBatch = 1000;
+constexpr int kMaxPushBatchesPerRound = 100;
+
+// Test-only: SMSR_TEST_CRASH_POINT=after_central_commit makes the process die between the
+// central commit of a push and the local "pushed" mark, the window exactly-once must survive.
+bool crash_point(const char* name) {
+  const char* point = std::getenv("SMSR_TEST_CRASH_POINT");
+  return point && std::string(point) == name;
+}
+
+}  // namespace
+
+SyncEngine::SyncEngine(Store& store, const PhoneNormalizer& normalizer, Connect connect, std::string edge_id,
+                       const Clock& clock)
+    : store_(store), normalizer_(normalizer), connect_(std::move(connect)), edge_id_(std::move(edge_id)), clock_(clock) {}
+
+SyncReport SyncEngine::run_once() {
+  SyncReport report;
+  auto started = clock_.steady();
+  try {
+    if (!central_) central_ = connect_();
+    pull(*central_, report);
+    push(*central_, report);
+    report.ok = true;
+  } catch (const std::exception& e) {
+    report.error = e.what();
+    central_.reset();
+  }
+  report.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
+  return report;
+}
+
+void SyncEngine::pull(CentralDatabase& central, SyncReport& report) {
+  auto digests = central.user_bucket_digests();
+  report.buckets_compared = digests.size();
+  std::map<std::int64_t, std::string> local;
+  for (auto& [bucket, digest] : store_.sync_buckets()) local.emplace(bucket, std::move(digest));
+
+  std::map<std::int64_t, std::string> changed;  // bucket -> new digest ("" = gone centrally)
+  std::set<std::int64_t> central_buckets;
+  for (const auto& d : digests) {
+    central_buckets.insert(d.bucket);
+    auto it = local.find(d.bucket);
+    if (it == local.end() || it->second != d.digest) changed[d.bucket] = d.digest;
+  }
+  for (const auto& [bucket, digest] : local) {
+    if (!central_buckets.count(bucket)) changed[bucket] = "";
+  }
+  if (local.empty()) {
+    // First round: users created locally before sync was configured are not the central
+    // database's; their buckets are replaced too.
+    for (const auto& u : store_.list_users()) {
+      auto bucket = u.user.id / kUserBucketSize;
+      if (!central_buckets.count(bucket)) changed.emplace(bucket, "");
+    }
+  }
+
+  std::vector<std::int64_t> to_fetch;
+  for (const auto& [bucket, digest] : changed) {
+    if (!digest.empty()) to_fetch.push_back(bucket);
+  }
+  auto fetched = central.fetch_buckets(to_fetch);
+  std::map<std::int64_t, std::vector<SyncedUser>> users_by_bucket;
+  for (auto& bucket : fetched) {
+    std::map<std::int64_t, std::size_t> index;  // user id -> position
+    for (auto& cu : bucket.users) {
+      SyncedUser su;
+      su.user.id = cu.id;
+      su.user.email = cu.email;
+      su.user.full_name = cu.full_name;
+      su.user.active = cu.is_active.value_or(false);  // NULL means inactive
+      if (!cu.phone_number.empty()) {
+        if (auto e164 = normalizer_.to_e164(cu.phone_number)) su.user.phone_number = *e164;
+        else ++report.numbers_invalid;
+      }
+      auto& list = users_by_bucket[cu.id / kUserBucketSize];
+      index[cu.id] = list.size();
+      list.push_back(std::move(su));
+    }
+    for (const auto& m : bucket.mappings) {
+      auto e164 = normalizer_.to_e164(m.phone_number);
+      if (!e164) {
+        ++report.numbers_invalid;
+        continue;
+      }
+      auto it = index.find(m.user_id);
+      if (it != index.end()) users_by_bucket[m.user_id / kUserBucketSize][it->second].extra_phones.push_back(*e164);
+    }
+  }
+
+  auto central_configs = central.configs();
+  auto local_configs = store_.configs();
+  auto same = [](const ConfigRow& a, const ConfigRow& b) {
+    return a.key == b.key && a.value == b.value && a.active == b.active;
+  };
+  std::sort(central_configs.begin(), central_configs.end(), [](auto& a, auto& b) { return a.key < b.key; });
+  report.configs_changed = !std::equal(central_configs.begin(), central_configs.end(), local_configs.begin(),
+                                       local_configs.end(), same);
+
+  if (changed.empty() && !report.configs_changed) return;
+  // One write: a round is applied whole or not at all.
+  store_.write([&](WriteTxn& txn) {
+    for (const auto& [bucket, digest] : changed) {
+      auto& users = users_by_bucket[bucket];
+      report.users_applied += users.size();
+      txn.replace_user_range(bucket, bucket * kUserBucketSize, kUserBucketSize, users, digest);
+    }
+    if (report.configs_changed) txn.replace_configs(central_configs);
+  });
+  report.buckets_changed = changed.size();
+}
+
+void SyncEngine::push(CentralDatabase& central, SyncReport& report) {
+  const std::string epoch = store_.db_epoch();
+  for (int i = 0; i < kMaxPushBatchesPerRound; ++i) {
+    auto logs = store_.unpushed_usage_logs(kPushBatch);
+    if (logs.empty()) return;
+    std::int64_t recorded = central.push_usage_logs(edge_id_, epoch, logs);
+    if (crash_point("after_central_commit")) std::_Exit(137);
+    store_.write([&](WriteTxn& txn) { txn.mark_usage_logs_pushed(recorded); });
+    for (const auto& l : logs) report.logs_pushed += l.id <= recorded ? 1 : 0;
+    if (static_cast<int>(logs.size()) < kPushBatch) return;
+  }
+}
+
+}  // namespace smsr
