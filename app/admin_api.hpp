@@ -34,9 +34,9 @@ struct Metrics;
 struct AdminApiDeps {
   const Settings& settings;
   Store& store;
-  PhoneDirectory& directory;
-  Dispatcher& dispatcher;
-  Sender& sender;
+  const PhoneDirectory& directory;
+  const Dispatcher& dispatcher;
+  const Sender& sender;
   const PhoneNormalizer& normalizer;  // the one inbound routing uses (phone.default_region)
   const Metrics& metrics;
   std::function<void()> request_sync;  // wakes the sync loop; empty while none runs
@@ -58,7 +58,9 @@ class AdminApi {
   explicit AdminApi(AdminApiDeps deps);
 
   // Who owns a number as routing sees it: {"input", "e164", "user_id", "source", "active",
-  // "ambiguous", "claimants"?}. A value that is not a phone number is kInvalid.
+  // "ambiguous", "claimants"?}; an unknown number has user_id, source and active null. A
+  // value that is not a phone number (letters, a short code, garbage) is kInvalid, not a
+  // 200 with e164 null: it can never route, and the error says why.
   AdminAnswer lookup(const std::optional<std::string>& phone);
   // Users, mappings, messages by outcome, queues, cache, ambiguous numbers, sync.
   AdminAnswer stats();
@@ -81,7 +83,8 @@ class AdminApi {
   AdminAnswer delete_user(UserId id);
   // `body`: {"phone_number": "..."}; the number becomes an extra number of the user.
   AdminAnswer add_phone(UserId id, const nlohmann::json& body);
-  // Removes one of the user's numbers (primary or extra).
+  // Removes one of the user's numbers (primary or extra). kConflict when another user
+  // claims it too (possible only with imported data): removing it would touch their claim.
   AdminAnswer remove_phone(UserId id, const std::string& phone);
 
  private:

@@ -13,9 +13,11 @@ CentralSync::CentralSync(Store& store, const PhoneNormalizer& normalizer, Settin
   CentralOptions options =
       central_options_for(file_config.sync.postgres_url, std::chrono::seconds(file_config.sync.interval_s));
   engine_ = std::make_unique<SyncEngine>(
-      store, normalizer, [options] { return connect_central(options); }, file_config.sync.edge_id, clock);
+      store, normalizer, [options] { return connect_central(options); }, file_config.sync.edge_id,
+      file_config.sync.log_retention_days, clock);
   loop_ = std::make_unique<SyncLoop>(*engine_, std::chrono::seconds(file_config.sync.interval_s), clock,
                                      [this](const SyncReport& r) { on_round(r); });
+  listener_ = std::make_unique<ChangeListener>(options.url, [this] { loop_->request(); });
   // Settings copied from the central database in an earlier run apply while offline too.
   apply_settings();
   LOG_INFO("sync.configured", {"central", redact_url(options.url)}, {"edge_id", file_config.sync.edge_id},
@@ -66,9 +68,9 @@ void CentralSync::on_round(const SyncReport& report) {
       LOG_ERROR("sync.settings_failed", {"error", e.what()});
     }
   }
-  if (report.buckets_changed || report.logs_pushed || report.configs_changed) {
+  if (report.buckets_changed || report.logs_pushed || report.configs_changed || report.logs_pruned) {
     LOG_INFO("sync.round", {"buckets_changed", report.buckets_changed}, {"users_applied", report.users_applied},
-             {"invalid_numbers", report.numbers_invalid}, {"logs_pushed", report.logs_pushed},
+             {"invalid_numbers", report.numbers_invalid}, {"logs_pushed", report.logs_pushed}, {"logs_pruned", report.logs_pruned},
              {"configs_changed", report.configs_changed ? "yes" : "no"}, {"ms", report.duration_ms});
   } else {
     LOG_DEBUG("sync.round", {"changes", "none"}, {"ms", report.duration_ms});

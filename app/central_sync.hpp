@@ -9,6 +9,7 @@
 #include "app/settings.hpp"
 #include "core/clock.hpp"
 #include "core/phone.hpp"
+#include "sync/notify.hpp"
 #include "sync/sync_loop.hpp"
 
 namespace smsr {
@@ -22,8 +23,14 @@ class CentralSync {
               const Config& file_config, const Clock& clock);
   ~CentralSync();
 
-  void start() { loop_->start(); }
-  void stop() { loop_->stop(); }
+  void start() {
+    loop_->start();
+    listener_->start();
+  }
+  void stop() {
+    listener_->stop();
+    loop_->stop();
+  }
   void request() { loop_->request(); }
   SyncStatus status() const { return loop_->status(); }
 
@@ -42,6 +49,8 @@ class CentralSync {
   bool failing_ = false;                 // touched by the sync thread only
   std::unique_ptr<SyncEngine> engine_;
   std::unique_ptr<SyncLoop> loop_;
+  // Wakes the loop on central change notifications (only fires if install-notify was run).
+  std::unique_ptr<ChangeListener> listener_;
 };
 
 }  // namespace smsr

@@ -78,7 +78,16 @@ int run(int argc, char** argv) {
   auto* sync = app.add_subcommand("sync", "Sync users, numbers and settings with the central PostgreSQL, "
                                           "and push usage logs");
   sync->add_flag("--once", sync_once, "One round, then exit (status 1 if it failed)");
-  sync->callback(on([&] { return cmd_sync(config(), sync_once); }));
+  sync->add_subcommand("install-notify",
+                       "On the central database: create a change log and triggers on users, "
+                       "user_phone_mappings and sms_router_configs, so edges hear of changes at once")
+      ->callback(on([&] { return cmd_sync_notify(config(), true); }));
+  sync->add_subcommand("uninstall-notify", "Remove what install-notify created")
+      ->callback(on([&] { return cmd_sync_notify(config(), false); }));
+  sync->callback(on([&, sync] {
+    if (!sync->get_subcommands().empty()) return status;  // install-notify / uninstall-notify ran
+    return cmd_sync(config(), sync_once);
+  }));
 
   // ---- users ----
   auto* users = app.add_subcommand("users", "Manage users and their phone numbers (standalone mode)");

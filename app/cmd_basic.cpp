@@ -1,5 +1,6 @@
 // `migrate`, `check-config`, `version`.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "app/commands.hpp"
@@ -33,8 +34,9 @@ int cmd_check_config(const ConfigLocation& where) {
   }
   validate_for_serve(config);
   std::cout << to_masked_json(config) << "\n";
-  std::fprintf(stderr, "configuration OK (%s)\n",
-               where.explicit_path ? where.path.c_str() : "defaults and environment");
+  std::error_code ec;
+  bool file_read = where.explicit_path || std::filesystem::exists(where.path, ec);
+  std::fprintf(stderr, "configuration OK (%s)\n", file_read ? where.path.c_str() : "defaults and environment");
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "core/log.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"
+#include "sync/notify.hpp"
 #include "sync/sync_engine.hpp"
 #include "sync/sync_loop.hpp"
 
@@ -47,7 +48,8 @@ int cmd_sync(const ConfigLocation& where, bool once) {
   Store store(config.database.path, clock);
   PhoneNormalizer normalizer(config.phone.default_region);
   CentralOptions options = central_options_for(config.sync.postgres_url, std::chrono::seconds(config.sync.interval_s));
-  SyncEngine engine(store, normalizer, [options] { return connect_central(options); }, config.sync.edge_id, clock);
+  SyncEngine engine(store, normalizer, [options] { return connect_central(options); }, config.sync.edge_id,
+                    config.sync.log_retention_days, clock);
   if (once) {
     SyncReport report = engine.run_once();
     print_report(report);
@@ -60,6 +62,24 @@ int cmd_sync(const ConfigLocation& where, bool once) {
   int sig = 0;
   sigwait(&signals, &sig);
   loop.stop();
+  return 0;
+}
+
+int cmd_sync_notify(const ConfigLocation& where, bool install) {
+  Config config = where.load();
+  if (config.sync.postgres_url.empty()) {
+    throw UsageError("sync.postgres_url is not set: there is no central database to change");
+  }
+  if (install) {
+    install_notify(config.sync.postgres_url);
+    std::printf("installed change notifications on %s: table sms_router_changes, function "
+                "sms_router_note_change(), triggers on users, user_phone_mappings, sms_router_configs; "
+                "remove them with `sms-router sync uninstall-notify`\n",
+                redact_url(config.sync.postgres_url).c_str());
+  } else {
+    uninstall_notify(config.sync.postgres_url);
+    std::printf("removed change notifications from %s\n", redact_url(config.sync.postgres_url).c_str());
+  }
   return 0;
 }
 

@@ -192,7 +192,7 @@ std::string render_metrics(const Metrics& m, const MetricsReadings& r) {
   out.family("sms_router_webhooks_total", "counter",
              "Inbound SMS webhooks by outcome: what the router decided, duplicate (a repeated "
              "MessageSid), or why it refused (rejected_signature: bad signature or foreign AccountSid; "
-             "bad_request; too_large; unavailable: not stored)");
+             "bad_request; too_large; unavailable: not stored; other: an outcome this build does not name)");
   for (auto outcome : m.webhooks.values()) {
     out.sample("sms_router_webhooks_total", "outcome=\"" + std::string(outcome) + "\"", m.webhooks.value(outcome));
   }

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -127,9 +128,23 @@ int cmd_serve(const ConfigLocation& where) {
            {"version", version_string()});
   sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", config.listen.host.c_str(), port);
 
-  // 7. Wait for signals; meanwhile notice user changes made by other processes (the CLI).
+  // 7. Wait for signals; meanwhile notice user changes made by other processes (the CLI),
+  // and tell systemd's watchdog we are alive, but only while the database still takes a
+  // real write: a wedged service gets restarted instead of looking healthy.
+  std::uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  auto next_ping = clock.steady();
   int stop_signal = 0;
   for (;;) {
+    if (watchdog && clock.steady() >= next_ping) {
+      try {
+        store.check_health();
+        sd_notify(0, "WATCHDOG=1");
+      } catch (const std::exception& e) {
+        LOG_ERROR("watchdog.database_failed", {"error", e.what()}, {"hint", "not pinging systemd's watchdog"});
+      }
+      next_ping = clock.steady() + std::chrono::microseconds(watchdog_usec / 3);
+    }
     timespec tick{0, 500 * 1000 * 1000};
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) {

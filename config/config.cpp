@@ -111,6 +111,8 @@ constexpr KeyDescriptor kKeys[] = {
      .secret = true},  // may carry a password
     {.name = "sync.interval_s", .field = field<&Config::sync, &SyncConfig::interval_s>, .min = 1},
     {.name = "sync.edge_id", .field = field<&Config::sync, &SyncConfig::edge_id>},
+    {.name = "sync.log_retention_days", .field = field<&Config::sync, &SyncConfig::log_retention_days>,
+     .min = 1, .max = 3650},
     {.name = "replies.unknown_sender",
      .field = field<&Config::replies, &RepliesConfig::unknown_sender>},
     {.name = "replies.unknown_keywords",

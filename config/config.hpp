@@ -59,6 +59,7 @@ struct SyncConfig {
   std::string postgres_url;  // secret (may carry a password); "" = standalone
   int interval_s = 30;
   std::string edge_id;       // "" in the file = host name
+  int log_retention_days = 30;  // usage logs already pushed are deleted locally after this
 };
 
 struct RepliesConfig {

@@ -412,6 +412,15 @@ void WriteTxn::mark_usage_logs_pushed(std::int64_t last_id) {
   st.exec();
 }
 
+int WriteTxn::prune_pushed_usage_logs(EpochMs before, int limit) {
+  auto& st = conn_.prepare(
+      "DELETE FROM usage_logs WHERE id IN (SELECT id FROM usage_logs WHERE pushed_ms IS NOT NULL "
+      "AND created_ms < ? ORDER BY id LIMIT ?)");
+  st.bind(1, static_cast<std::int64_t>(before));
+  st.bind(2, limit);
+  return st.exec();
+}
+
 void WriteTxn::touch_health_row() {
   auto& st = conn_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_ms', ?)");
   st.bind(1, std::to_string(now_));

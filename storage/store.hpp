@@ -181,6 +181,8 @@ class WriteTxn {
   void replace_configs(const std::vector<ConfigRow>& rows);
   // Marks every usage log with id <= last_id as pushed to the central database.
   void mark_usage_logs_pushed(std::int64_t last_id);
+  // Deletes up to `limit` pushed usage logs created before `before`; returns how many.
+  int prune_pushed_usage_logs(EpochMs before, int limit);
 
   // Numbers whose owner changed in this write (filled by the operations above).
   const std::vector<std::string>& changed_phones() const { return changed_; }

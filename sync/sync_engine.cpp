@@ -22,8 +22,13 @@ bool crash_point(const char* name) {
 }  // namespace
 
 SyncEngine::SyncEngine(Store& store, const PhoneNormalizer& normalizer, Connect connect, std::string edge_id,
-                       const Clock& clock)
-    : store_(store), normalizer_(normalizer), connect_(std::move(connect)), edge_id_(std::move(edge_id)), clock_(clock) {}
+                       int log_retention_days, const Clock& clock)
+    : store_(store),
+      normalizer_(normalizer),
+      connect_(std::move(connect)),
+      edge_id_(std::move(edge_id)),
+      log_retention_days_(log_retention_days),
+      clock_(clock) {}
 
 SyncReport SyncEngine::run_once() {
   SyncReport report;
@@ -32,6 +37,7 @@ SyncReport SyncEngine::run_once() {
     if (!central_) central_ = connect_();
     pull(*central_, report);
     push(*central_, report);
+    prune(report);
     report.ok = true;
   } catch (const std::exception& e) {
     report.error = e.what();
@@ -132,6 +138,17 @@ void SyncEngine::push(CentralDatabase& central, SyncReport& report) {
     store_.write([&](WriteTxn& txn) { txn.mark_usage_logs_pushed(recorded); });
     for (const auto& l : logs) report.logs_pushed += l.id <= recorded ? 1 : 0;
     if (static_cast<int>(logs.size()) < kPushBatch) return;
+  }
+}
+
+void SyncEngine::prune(SyncReport& report) {
+  // Small deletes, so a large backlog never holds the writer (and webhooks) for long.
+  constexpr int kPruneBatch = 5000;
+  EpochMs before = clock_.now_ms() - static_cast<EpochMs>(log_retention_days_) * 24 * 3600 * 1000;
+  for (int i = 0; i < 20; ++i) {
+    int n = store_.write([&](WriteTxn& txn) { return txn.prune_pushed_usage_logs(before, kPruneBatch); });
+    report.logs_pruned += static_cast<std::size_t>(n);
+    if (n < kPruneBatch) return;
   }
 }
 

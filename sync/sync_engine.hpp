@@ -4,7 +4,8 @@
 //   2. normalise every central number and replace those buckets locally in one write,
 //      which journals every number involved so cached owners are dropped at once;
 //   3. copy sms_router_configs;
-//   4. push usage logs exactly once (CentralDatabase::push_usage_logs), then mark them.
+//   4. push usage logs exactly once (CentralDatabase::push_usage_logs), then mark them;
+//   5. delete local logs pushed longer ago than the retention.
 #pragma once
 
 #include <chrono>
@@ -29,6 +30,7 @@ struct SyncReport {
   std::size_t numbers_invalid = 0;   // central numbers libphonenumber rejects
   bool configs_changed = false;
   std::size_t logs_pushed = 0;
+  std::size_t logs_pruned = 0;       // pushed logs past sync.log_retention_days, deleted locally
   std::int64_t duration_ms = 0;
 };
 
@@ -37,7 +39,7 @@ class SyncEngine {
   using Connect = std::function<std::unique_ptr<CentralDatabase>()>;
 
   SyncEngine(Store& store, const PhoneNormalizer& normalizer, Connect connect, std::string edge_id,
-             const Clock& clock);
+             int log_retention_days, const Clock& clock);
 
   // Never throws: failures are in the report (and the next round reconnects).
   SyncReport run_once();
@@ -45,11 +47,13 @@ class SyncEngine {
  private:
   void pull(CentralDatabase& central, SyncReport& report);
   void push(CentralDatabase& central, SyncReport& report);
+  void prune(SyncReport& report);
 
   Store& store_;
   const PhoneNormalizer& normalizer_;
   Connect connect_;
   const std::string edge_id_;
+  const int log_retention_days_;
   const Clock& clock_;
   std::unique_ptr<CentralDatabase> central_;  // kept between rounds, dropped on failure
 };

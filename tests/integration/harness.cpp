@@ -144,7 +144,7 @@ Service::~Service() {
 
 void Service::start() {
   auto offset = read_file(log_path_).size();
-  pid_ = spawn({"serve", "--config", config_path_}, {}, dir_.file("service.out"), log_path_);
+  pid_ = spawn({"serve", "--config", config_path_}, env_, dir_.file("service.out"), log_path_);
   static const std::regex ready(R"(event=serve\.ready listen=[^ :]+:(\d+))");
   std::smatch m;
   bool up = eventually([&] {

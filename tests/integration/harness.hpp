@@ -70,6 +70,8 @@ class Service {
   ~Service();  // SIGKILL if still running
 
   void start();                 // waits until the ready line names the port
+  // Extra environment for the next start() (e.g. NOTIFY_SOCKET).
+  void set_environment(std::map<std::string, std::string> env) { env_ = std::move(env); }
   int stop();                   // SIGTERM, wait; returns the exit status
   void kill9();                 // SIGKILL, wait
   int port() const { return port_; }
@@ -86,6 +88,7 @@ class Service {
   std::string log_path_;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::map<std::string, std::string> env_;
 };
 
 struct HttpAnswer {

@@ -226,3 +226,56 @@ TEST_CASE("with PostgreSQL frozen routing is unaffected and the sync thread give
   f.pg.thaw();
   CHECK(eventually([&] { return f.health()["status"] == "ok"; }, std::chrono::seconds(40)));
 }
+
+TEST_CASE("usage logs are pruned locally only after they were pushed and once older than the retention") {
+  SyncFixture f;
+  f.config["sync"]["log_retention_days"] = 1;
+  f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES (1, 'a@x.org', '+15145550001', true)");
+  Service synced(f.dir, f.config);  // writes the configuration; not started
+  REQUIRE(run_cli({"--config", synced.config_path(), "migrate"}).status == 0);
+  {
+    SQLite::Database db(f.dir.file("router.db"), SQLite::OPEN_READWRITE);
+    const long long three_days_ago = (std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch()) -
+                                      std::chrono::hours(72))
+                                         .count();
+    for (int i = 0; i < 3; ++i) {
+      db.exec("INSERT INTO usage_logs (phone_number, message_direction, message_length, message_content, created_ms) "
+              "VALUES ('+15145550001', 'inbound', 3, 'old', " + std::to_string(three_days_ago) + ")");
+    }
+    db.exec("INSERT INTO usage_logs (phone_number, message_direction, message_length, message_content, created_ms) "
+            "VALUES ('+15145550001', 'inbound', 3, 'new', " + std::to_string(three_days_ago + 72LL * 3600 * 1000) + ")");
+  }
+  auto r = run_cli({"--config", synced.config_path(), "sync", "--once"});
+  REQUIRE(r.status == 0);
+  // Pushed first (all four are central now), then the old ones deleted locally.
+  CHECK(f.pg.query_int("SELECT count(*) FROM sms_usage_logs") == 4);
+  CHECK(f.local_count("SELECT count(*) FROM usage_logs") == 1);
+  CHECK(f.local_count("SELECT count(*) FROM usage_logs WHERE message_content = 'new'") == 1);
+}
+
+TEST_CASE("with notifications installed a central change takes effect within seconds and still after the listener connection is dropped") {
+  SyncFixture f;
+  f.config["sync"]["interval_s"] = 30;  // polling alone would take up to a minute
+  f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES (1, 'a@x.org', '+15145550001', true)");
+  Service cli_config(f.dir, f.config);
+  auto installed = run_cli({"--config", cli_config.config_path(), "sync", "install-notify"});
+  REQUIRE(installed.status == 0);
+  CHECK(f.pg.query_int("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sms_router_%'") == 3);
+  f.start();
+  REQUIRE(eventually([&] { return f.route("+15145550001") == "1"; }));
+
+  auto started = std::chrono::steady_clock::now();
+  f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES (2, 'b@x.org', '+15145550002', true)");
+  CHECK(eventually([&] { return f.route("+15145550002") == "2"; }, std::chrono::seconds(10)));
+  // Far less than the 30 s interval: it was the notification.
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+
+  f.pg.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sms-router-listener'");
+  f.pg.exec("UPDATE users SET is_active = false WHERE id = 2");
+  CHECK(eventually([&] { return f.route("+15145550002").empty(); }, std::chrono::seconds(15)));
+
+  REQUIRE(run_cli({"--config", cli_config.config_path(), "sync", "uninstall-notify"}).status == 0);
+  CHECK(f.pg.query_int("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sms_router_%'") == 0);
+  CHECK(f.pg.query_int("SELECT count(*) FROM pg_class WHERE relname = 'sms_router_changes'") == 0);
+}

@@ -110,7 +110,9 @@ TEST_CASE("the exposition has HELP and TYPE for every family and every sample li
   r.usage_logs_unpushed = 0;
   std::string text = render_metrics(m, r);
 
-  static const std::regex sample(R"([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*",?)*\})? [-+]?([0-9.eE+-]+|Inf|NaN))");
+  // name, optional {label="value",...}, one space, a number (or +Inf / NaN).
+  static const std::regex sample(
+      R"([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*",?)*\})? [-+]?([0-9.eE+-]+|Inf|NaN))");
   static const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*)");
   static const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
   std::istringstream in(text);

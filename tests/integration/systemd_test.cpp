@@ -1,0 +1,62 @@
+// The systemd notify protocol, with a real unix datagram socket standing in for systemd.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/integration/harness.hpp"
+
+using namespace smsr::test;
+
+namespace {
+
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~NotifySocket() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  // Everything received so far, one datagram after another.
+  std::string drain() {
+    char buf[512];
+    for (;;) {
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      received_.append(buf, static_cast<std::size_t>(n)).append("\n");
+    }
+    return received_;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::string received_;
+};
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("serve tells systemd it is ready and keeps pinging the watchdog while the database works") {
+  TempDir dir;
+  NotifySocket notify(dir.file("notify.sock"));
+  Service service(dir, base_config(dir));
+  service.set_environment({{"NOTIFY_SOCKET", dir.file("notify.sock")}, {"WATCHDOG_USEC", "300000"}});
+  service.start();
+  CHECK(eventually([&] { return notify.drain().find("READY=1") != std::string::npos; }));
+  CHECK(eventually([&] { return count(notify.drain(), "WATCHDOG=1") >= 3; }));
+  CHECK(service.stop() == 0);
+  CHECK(notify.drain().find("STOPPING=1") != std::string::npos);
+}
