@@ -9,8 +9,8 @@
 namespace smsr {
 
 namespace {
-// Ten parts of 1,600 characters: longer than any sensible proactive SMS.
-constexpr std::size_t kMaxProactiveChars = 10 * kMaxMessageChars;
+// Ten parts of 1,600 characters (Twilio's limit): longer than any sensible proactive SMS.
+constexpr std::size_t kMaxProactiveChars = 10 * 1600;
 }  // namespace
 
 ProactiveResult send_proactive(Store& store, Sender& sender, const Config& config, UserId user_id,
@@ -37,7 +37,8 @@ ProactiveResult send_proactive(Store& store, Sender& sender, const Config& confi
   sms.from = config.twilio.numbers.front();
   sms.body = body;
   sms.outcome = "proactive";
-  auto ids = store.write([&](WriteTxn& txn) { return queue_outgoing(txn, sms, kMaxMessageChars); });
+  auto max_chars = static_cast<std::size_t>(config.limits.max_message_chars);
+  auto ids = store.write([&](WriteTxn& txn) { return queue_outgoing(txn, sms, max_chars); });
   sender.schedule(to, ids);
   LOG_INFO("sms.proactive_queued", {"user_id", user_id}, {"to", redact_phone(to)}, {"parts", ids.size()});
   return {Kind::kQueued, "", ids};

@@ -77,11 +77,12 @@ bool is_retryable_status(int status) { return status == 408 || status == 429 || 
 
 class HttpAgent final : public Agent {
  public:
-  explicit HttpAgent(const AgentConfig& config)
-      : url_(parse_agent_url(config.url)), token_(config.token), timeout_ms_(config.timeout_ms) {}
+  HttpAgent(const AgentConfig& config, std::function<int()> timeout_ms)
+      : url_(parse_agent_url(config.url)), token_(config.token), timeout_ms_(std::move(timeout_ms)) {}
 
   AgentResult call(const AgentRequest& request) override {
     httplib::Client& client = client_for_this_thread();
+    set_timeouts(client, timeout_ms_());
     httplib::Headers headers = {{"Idempotency-Key", request.message_sid}};
     if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
     std::string path = replace_all(url_.path, "{user_id}", std::to_string(request.user.id));
@@ -97,15 +98,18 @@ class HttpAgent final : public Agent {
     auto& client = clients[this];
     if (!client) {
       client = std::make_unique<httplib::Client>(url_.base);
-      auto secs = timeout_ms_ / 1000;
-      auto usecs = (timeout_ms_ % 1000) * 1000;
-      client->set_connection_timeout(std::min(secs, 5), secs >= 5 ? 0 : usecs);
-      client->set_read_timeout(secs, usecs);
-      client->set_write_timeout(secs, usecs);
       client->set_keep_alive(true);
       client->set_tcp_nodelay(true);
     }
     return *client;
+  }
+
+  static void set_timeouts(httplib::Client& client, int timeout_ms) {
+    auto secs = timeout_ms / 1000;
+    auto usecs = (timeout_ms % 1000) * 1000;
+    client.set_connection_timeout(std::min(secs, 5), secs >= 5 ? 0 : usecs);
+    client.set_read_timeout(secs, usecs);
+    client.set_write_timeout(secs, usecs);
   }
 
   static AgentResult interpret(const httplib::Result& res) {
@@ -146,14 +150,14 @@ class HttpAgent final : public Agent {
 
   const ParsedUrl url_;
   const std::string token_;
-  const int timeout_ms_;
+  const std::function<int()> timeout_ms_;
 };
 
 }  // namespace
 
-std::unique_ptr<Agent> make_agent(const AgentConfig& config) {
+std::unique_ptr<Agent> make_agent(const AgentConfig& config, std::function<int()> timeout_ms) {
   if (config.url == "builtin:echo") return std::make_unique<EchoAgent>();
-  return std::make_unique<HttpAgent>(config);
+  return std::make_unique<HttpAgent>(config, std::move(timeout_ms));
 }
 
 }  // namespace smsr

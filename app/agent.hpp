@@ -3,6 +3,7 @@
 // protocol").
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,8 +54,10 @@ class Agent {
   virtual AgentResult call(const AgentRequest& request) = 0;
 };
 
-// Builds the agent agent.url names. Throws ConfigError for an unusable URL.
-std::unique_ptr<Agent> make_agent(const AgentConfig& config);
+// Builds the agent agent.url names. `timeout_ms` is asked before each call, so a changed
+// agent.timeout_ms (central default_response_timeout, SIGHUP) applies at once. Throws
+// ConfigError for an unusable URL.
+std::unique_ptr<Agent> make_agent(const AgentConfig& config, std::function<int()> timeout_ms);
 
 // The JSON body sent to an HTTP agent (exposed for tests).
 std::string agent_request_json(const AgentRequest& request);

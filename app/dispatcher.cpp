@@ -131,7 +131,7 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
       OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, *reply,
                       state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};
       if (!inline_reply) {
-        queued = queue_outgoing(txn, sms, kMaxMessageChars);
+        queued = queue_outgoing(txn, sms, static_cast<std::size_t>(settings_.current()->limits.max_message_chars));
         return;
       }
       UsageLog log;

@@ -21,8 +21,6 @@ namespace smsr {
 class Store;
 class WriteTxn;
 
-// Twilio's limit for one message body; longer texts go out as several ordered parts.
-constexpr std::size_t kMaxMessageChars = 1600;
 
 struct OutgoingSms {
   std::optional<std::int64_t> inbound_id;

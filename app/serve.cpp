@@ -98,7 +98,8 @@ int cmd_serve(const ConfigLocation& where) {
                            std::chrono::seconds(config.cache.ttl_s));
   store.set_phone_change_listener([&directory](const auto& numbers) { directory.invalidate(numbers); });
   Metrics metrics;  // counted by the metered agent and Twilio API, the webhook and the sync
-  std::unique_ptr<Agent> agent = metered_agent(make_agent(config.agent), metrics);
+  std::unique_ptr<Agent> agent = metered_agent(
+      make_agent(config.agent, [&settings] { return settings.current()->agent.timeout_ms; }), metrics);
   std::unique_ptr<TwilioApi> twilio = metered_twilio_api(make_twilio_api(config.twilio), metrics);
   Sender sender(store, *twilio, settings, clock, SenderOptions{});
   Dispatcher dispatcher(store, *agent, sender, settings, clock, DispatcherOptions{config.agent.concurrency});

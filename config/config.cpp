@@ -124,6 +124,8 @@ constexpr KeyDescriptor kKeys[] = {
      .field = field<&Config::limits, &LimitsConfig::per_sender_per_minute>, .min = 0},
     {.name = "limits.unknown_sender_replies_per_day",
      .field = field<&Config::limits, &LimitsConfig::unknown_sender_replies_per_day>, .min = 0},
+    {.name = "limits.max_message_chars", .field = field<&Config::limits, &LimitsConfig::max_message_chars>,
+     .min = 160, .max = 1600},
     {.name = "limits.max_body_bytes",  // Twilio's webhook forms alone approach 1 KiB
      .field = field<&Config::limits, &LimitsConfig::max_body_bytes>, .min = 1024},
     {.name = "spam.enabled", .field = field<&Config::spam, &SpamConfig::enabled>},

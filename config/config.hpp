@@ -74,6 +74,7 @@ struct LimitsConfig {
   int per_sender_per_minute = 20;
   int unknown_sender_replies_per_day = 1;
   std::int64_t max_body_bytes = 65536;
+  int max_message_chars = 1600;  // longest single outbound SMS; longer texts go out in parts
 };
 
 struct SpamConfig {

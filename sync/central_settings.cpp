@@ -56,6 +56,8 @@ OverrideResult apply_central_settings(const Config& base, const std::vector<Conf
       ok = set_int(c.limits.per_sender_per_minute, 0, 1000000);
     } else if (k == "limits.unknown_sender_replies_per_day") {
       ok = set_int(c.limits.unknown_sender_replies_per_day, 0, 1000);
+    } else if (k == "max_concatenated_length" || k == "limits.max_message_chars") {
+      ok = set_int(c.limits.max_message_chars, 160, 1600);
     } else if (k == "cache_ttl_seconds") {
       ok = set_int(c.cache.ttl_s, 1, 7 * 24 * 3600);
     } else if (k == "default_response_timeout") {
