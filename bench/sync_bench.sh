@@ -77,11 +77,11 @@ done
 echo
 echo "== central cost of a steady-state round (the digest query)"
 $psql -d central -c "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF)
-WITH u AS (SELECT id / 1024 AS bucket, count(*) || '.' || sum(('x' || substr(md5(concat_ws('|', id, email,
-  coalesce(full_name, ''), coalesce(phone_number, ''), coalesce(is_active::text, 'null'))), 1, 15))::bit(60)::bigint) AS d
+WITH u AS (SELECT id / 1024 AS bucket, count(*) || '.' || sum(hashtextextended(concat_ws('|', id, email,
+  coalesce(full_name, ''), coalesce(phone_number, ''), coalesce(is_active::text, 'null')), 0)) AS d
   FROM users GROUP BY 1),
- m AS (SELECT user_id / 1024 AS bucket, count(*) || '.' || sum(('x' || substr(md5(concat_ws('|', user_id,
-  phone_number)), 1, 15))::bit(60)::bigint) AS d FROM user_phone_mappings GROUP BY 1)
+ m AS (SELECT user_id / 1024 AS bucket, count(*) || '.' || sum(hashtextextended(concat_ws('|', user_id,
+  phone_number), 0)) AS d FROM user_phone_mappings GROUP BY 1)
 SELECT coalesce(u.bucket, m.bucket), coalesce(u.d, '') || ':' || coalesce(m.d, '')
 FROM u FULL OUTER JOIN m ON u.bucket = m.bucket ORDER BY 1" | grep -E "Execution Time|Buffers: shared" | sort -u
 echo

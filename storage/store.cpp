@@ -91,6 +91,27 @@ OutboundRecord read_outbound(SQLite::Statement& st) {
   return r;
 }
 
+constexpr const char* kUsageLogColumns =
+    "id, user_id, phone_number, message_direction, message_content, success, processing_time_ms, "
+    "error_message, metadata, twilio_message_sid, final_status, created_ms";
+
+UsageLog read_usage_log(SQLite::Statement& st) {
+  UsageLog l;
+  l.id = st.getColumn(0).getInt64();
+  l.user_id = optional_int(st.getColumn(1));
+  l.phone_number = st.getColumn(2).getString();
+  l.direction = st.getColumn(3).getString();
+  l.content = st.getColumn(4).isNull() ? "" : st.getColumn(4).getString();
+  l.success = st.getColumn(5).getInt() != 0;
+  l.processing_time_ms = optional_int(st.getColumn(6));
+  l.error_message = st.getColumn(7).isNull() ? "" : st.getColumn(7).getString();
+  l.metadata_json = st.getColumn(8).getString();
+  l.twilio_message_sid = st.getColumn(9).isNull() ? "" : st.getColumn(9).getString();
+  l.final_status = st.getColumn(10).getString();
+  l.created_ms = st.getColumn(11).getInt64();
+  return l;
+}
+
 }  // namespace
 
 // ======================= WriteTxn =======================
@@ -987,10 +1008,7 @@ std::optional<Store::DeliveryContext> Store::delivery_context(std::int64_t inbou
 
 std::vector<UsageLog> Store::usage_logs(std::optional<UserId> user_id, EpochMs since, int limit) {
   return with_reader("reading usage logs", [&](Connection& conn) {
-    std::string sql =
-        "SELECT id, user_id, phone_number, message_direction, message_content, success, "
-        "processing_time_ms, error_message, metadata, twilio_message_sid, final_status, "
-        "created_ms FROM usage_logs WHERE created_ms >= ?";
+    std::string sql = std::string("SELECT ") + kUsageLogColumns + " FROM usage_logs WHERE created_ms >= ?";
     if (user_id) sql += " AND user_id = ?";
     sql += " ORDER BY id DESC LIMIT ?";
     auto& st = conn.prepare(sql);
@@ -999,22 +1017,7 @@ std::vector<UsageLog> Store::usage_logs(std::optional<UserId> user_id, EpochMs s
     if (user_id) st.bind(i++, static_cast<std::int64_t>(*user_id));
     st.bind(i, limit);
     std::vector<UsageLog> out;
-    while (st.executeStep()) {
-      UsageLog l;
-      l.id = st.getColumn(0).getInt64();
-      l.user_id = optional_int(st.getColumn(1));
-      l.phone_number = st.getColumn(2).getString();
-      l.direction = st.getColumn(3).getString();
-      l.content = st.getColumn(4).isNull() ? "" : st.getColumn(4).getString();
-      l.success = st.getColumn(5).getInt() != 0;
-      l.processing_time_ms = optional_int(st.getColumn(6));
-      l.error_message = st.getColumn(7).isNull() ? "" : st.getColumn(7).getString();
-      l.metadata_json = st.getColumn(8).getString();
-      l.twilio_message_sid = st.getColumn(9).isNull() ? "" : st.getColumn(9).getString();
-      l.final_status = st.getColumn(10).getString();
-      l.created_ms = st.getColumn(11).getInt64();
-      out.push_back(std::move(l));
-    }
+    while (st.executeStep()) out.push_back(read_usage_log(st));
     return out;
   });
 }
@@ -1092,26 +1095,9 @@ std::vector<UsageLog> Store::unpushed_usage_logs(int limit) {
   return with_reader("reading usage logs to push", [&](Connection& conn) {
     std::vector<UsageLog> out;
     auto& st = conn.prepare(
-        "SELECT id, user_id, phone_number, message_direction, message_content, success, "
-        "processing_time_ms, error_message, metadata, twilio_message_sid, final_status, created_ms "
-        "FROM usage_logs WHERE pushed_ms IS NULL ORDER BY id LIMIT ?");
+        std::string("SELECT ") + kUsageLogColumns + " FROM usage_logs WHERE pushed_ms IS NULL ORDER BY id LIMIT ?");
     st.bind(1, limit);
-    while (st.executeStep()) {
-      UsageLog l;
-      l.id = st.getColumn(0).getInt64();
-      l.user_id = optional_int(st.getColumn(1));
-      l.phone_number = st.getColumn(2).getString();
-      l.direction = st.getColumn(3).getString();
-      l.content = st.getColumn(4).isNull() ? "" : st.getColumn(4).getString();
-      l.success = st.getColumn(5).getInt() != 0;
-      l.processing_time_ms = optional_int(st.getColumn(6));
-      l.error_message = st.getColumn(7).isNull() ? "" : st.getColumn(7).getString();
-      l.metadata_json = st.getColumn(8).getString();
-      l.twilio_message_sid = st.getColumn(9).isNull() ? "" : st.getColumn(9).getString();
-      l.final_status = st.getColumn(10).getString();
-      l.created_ms = st.getColumn(11).getInt64();
-      out.push_back(std::move(l));
-    }
+    while (st.executeStep()) out.push_back(read_usage_log(st));
     return out;
   });
 }

@@ -87,18 +87,18 @@ class PostgresCentral final : public CentralDatabase {
   std::vector<BucketDigest> user_bucket_digests() override {
     return guarded("comparing users", [&] {
       pqxx::read_transaction t(*conn_);
-      // Per bucket: the row count and the sum of 60-bit row hashes. Order-independent, so
-      // PostgreSQL aggregates in one pass with no sort (and no spill to disk).
+      // Per bucket: the row count and the sum of 64-bit row hashes (PostgreSQL's own
+      // hashtextextended). Order-independent, so it aggregates in one pass with no sort and
+      // no spill to disk.
       const std::string bucket = std::to_string(kUserBucketSize);
       auto rows = t.exec(
           "WITH u AS ("
-          "  SELECT id / " + bucket + " AS bucket, count(*) || '.' || sum(('x' || substr(md5(concat_ws('|', id,"
-          "         email, coalesce(full_name, ''), coalesce(phone_number, ''), coalesce(is_active::text, 'null'))),"
-          "         1, 15))::bit(60)::bigint) AS d"
+          "  SELECT id / " + bucket + " AS bucket, count(*) || '.' || sum(hashtextextended(concat_ws('|', id,"
+          "         email, coalesce(full_name, ''), coalesce(phone_number, ''), coalesce(is_active::text, 'null')), 0)) AS d"
           "  FROM users GROUP BY 1),"
           " m AS ("
-          "  SELECT user_id / " + bucket + " AS bucket, count(*) || '.' || sum(('x' || substr(md5(concat_ws('|',"
-          "         user_id, phone_number)), 1, 15))::bit(60)::bigint) AS d"
+          "  SELECT user_id / " + bucket + " AS bucket, count(*) || '.' || sum(hashtextextended(concat_ws('|',"
+          "         user_id, phone_number), 0)) AS d"
           "  FROM user_phone_mappings GROUP BY 1)"
           " SELECT coalesce(u.bucket, m.bucket), coalesce(u.d, '') || ':' || coalesce(m.d, '')"
           " FROM u FULL OUTER JOIN m ON u.bucket = m.bucket ORDER BY 1");
