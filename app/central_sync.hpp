@@ -16,11 +16,12 @@ namespace smsr {
 
 class Store;
 class PhoneDirectory;
+struct SyncMetrics;
 
 class CentralSync {
  public:
   CentralSync(Store& store, const PhoneNormalizer& normalizer, Settings& settings, PhoneDirectory& directory,
-              const Config& file_config, const Clock& clock);
+              SyncMetrics& metrics, const Config& file_config, const Clock& clock);
   ~CentralSync();
 
   void start() {
@@ -44,6 +45,8 @@ class CentralSync {
   Store& store_;
   Settings& settings_;
   PhoneDirectory& directory_;
+  SyncMetrics& metrics_;
+  const Clock& clock_;
   std::mutex base_mu_;
   Config base_;                          // guarded by base_mu_
   bool failing_ = false;                 // touched by the sync thread only

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 
 #include "app/admin_api.hpp"
@@ -106,10 +107,11 @@ int cmd_serve(const ConfigLocation& where) {
   InboundService inbound(store, directory, dispatcher, normalizer, settings, clock);
   std::unique_ptr<CentralSync> central_sync;  // only with sync.postgres_url
   if (!config.sync.postgres_url.empty()) {
-    central_sync = std::make_unique<CentralSync>(store, normalizer, settings, directory, config, clock);
+    central_sync = std::make_unique<CentralSync>(store, normalizer, settings, directory, metrics.sync, config, clock);
   }
-  // request_sync stays empty until the sync loop is wired to it.
-  AdminApi admin_api(AdminApiDeps{settings, store, directory, dispatcher, sender, normalizer, metrics, {}});
+  std::function<void()> request_sync;  // POST /sms-router/admin/sync
+  if (central_sync) request_sync = [&central_sync] { central_sync->request(); };
+  AdminApi admin_api(AdminApiDeps{settings, store, directory, dispatcher, sender, normalizer, metrics, request_sync});
   HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher, sender, central_sync.get(), metrics,
                            admin_api});
 

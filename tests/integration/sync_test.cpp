@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <httplib.h>
+
 #include <set>
 
 #include "tests/integration/harness.hpp"
@@ -278,4 +280,29 @@ TEST_CASE("with notifications installed a central change takes effect within sec
   REQUIRE(run_cli({"--config", cli_config.config_path(), "sync", "uninstall-notify"}).status == 0);
   CHECK(f.pg.query_int("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'sms_router_%'") == 0);
   CHECK(f.pg.query_int("SELECT count(*) FROM pg_class WHERE relname = 'sms_router_changes'") == 0);
+}
+
+TEST_CASE("POST admin sync runs a round at once and the metrics count sync rounds") {
+  SyncFixture f;
+  const std::string admin_token = "admin-token-0123456789abcdef0123456789";
+  f.config["admin"]["token"] = admin_token;
+  f.config["sync"]["interval_s"] = 30;
+  f.start();
+  REQUIRE(eventually([&] { return f.health()["sync"]["runs"].get<int>() >= 1; }));
+  f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES (7, 'g@x.org', '+15145550007', true)");
+
+  httplib::Client client("127.0.0.1", f.service->port());
+  auto res = client.Post("/sms-router/admin/sync", {{"Authorization", "Bearer " + admin_token}}, "", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(eventually([&] { return f.route("+15145550007") == "7"; }, std::chrono::seconds(10)));
+
+  auto metrics = http_get(f.service->port(), "/sms-router/metrics").body;
+  CHECK(metrics.find("sms_router_sync_runs_total 0\n") == std::string::npos);
+  CHECK(metrics.find("sms_router_sync_runs_total") != std::string::npos);
+  // With sync configured, the admin API refuses user writes: the central database owns users.
+  auto write = client.Post("/sms-router/admin/users", {{"Authorization", "Bearer " + admin_token}},
+                           R"({"email":"x@x.org","phone_number":"+15145550008"})", "application/json");
+  REQUIRE(write);
+  CHECK(write->status == 409);
 }
