@@ -51,15 +51,39 @@ sigset_t block_service_signals() {
   return set;
 }
 
+// Settings read once at start (by the HTTP server, the store, the agent and Twilio clients,
+// the sync connection): a reload cannot change them. Returns the ones that differ.
+std::string restart_only_changes(const Config& a, const Config& b) {
+  std::string changed;
+  auto check = [&](bool differs, const char* key) {
+    if (differs) changed += (changed.empty() ? "" : ",") + std::string(key);
+  };
+  check(a.listen.host != b.listen.host || a.listen.port != b.listen.port, "listen");
+  check(a.database.path != b.database.path, "database.path");
+  check(a.agent.url != b.agent.url, "agent.url");
+  check(a.agent.token != b.agent.token, "agent.token");
+  check(a.agent.concurrency != b.agent.concurrency, "agent.concurrency");
+  check(a.twilio.account_sid != b.twilio.account_sid, "twilio.account_sid (sending)");
+  check(a.twilio.auth_token != b.twilio.auth_token, "twilio.auth_token (sending; signatures use the new one)");
+  check(a.twilio.api_base_url != b.twilio.api_base_url, "twilio.api_base_url");
+  check(a.cache.capacity != b.cache.capacity, "cache.capacity");
+  check(a.limits.max_body_bytes != b.limits.max_body_bytes, "limits.max_body_bytes");
+  check(a.phone.default_region != b.phone.default_region, "phone.default_region");
+  check(a.sync.postgres_url != b.sync.postgres_url || a.sync.interval_s != b.sync.interval_s ||
+            a.sync.edge_id != b.sync.edge_id || a.sync.log_retention_days != b.sync.log_retention_days,
+        "sync");
+  return changed;
+}
+
 // SIGHUP: re-read the file; keep the old configuration if the new one is wrong.
 void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory, CentralSync* central_sync) {
+  sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
   try {
     Config next = where.load();
     validate_for_serve(next);
-    auto current = settings.current();
-    if (next.listen.host != current->listen.host || next.listen.port != current->listen.port ||
-        next.database.path != current->database.path) {
-      LOG_WARN("config.reload_partial", {"hint", "listen.* and database.path take effect after a restart"});
+    if (auto pending = restart_only_changes(*settings.current(), next); !pending.empty()) {
+      LOG_WARN("config.reload_partial", {"needs_restart", pending},
+               {"hint", "these settings take effect after a restart; the others apply now"});
     }
     apply_logging(next);
     if (central_sync) {
@@ -69,9 +93,11 @@ void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& dir
       settings.replace(std::move(next));
     }
     LOG_INFO("config.reloaded", {"path", where.path});
+    sd_notify(0, "READY=1\nSTATUS=serving; configuration reloaded");
   } catch (const std::exception& e) {
     LOG_ERROR("config.reload_failed", {"path", where.path}, {"error", e.what()},
               {"hint", "the previous configuration stays in force"});
+    sd_notify(0, "READY=1\nSTATUS=serving; reload failed, previous configuration kept (see the log)");
   }
 }
 

@@ -1,4 +1,5 @@
 // The systemd notify protocol, with a real unix datagram socket standing in for systemd.
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -59,4 +60,31 @@ TEST_CASE("serve tells systemd it is ready and keeps pinging the watchdog while 
   CHECK(eventually([&] { return count(notify.drain(), "WATCHDOG=1") >= 3; }));
   CHECK(service.stop() == 0);
   CHECK(notify.drain().find("STOPPING=1") != std::string::npos);
+}
+
+TEST_CASE("SIGHUP reloads reloadable settings with RELOADING and READY and a broken file keeps the old configuration") {
+  TempDir dir;
+  NotifySocket notify(dir.file("notify.sock"));
+  auto config = base_config(dir);
+  config["replies"]["unknown_sender"] = "before reload";
+  config["limits"] = {{"unknown_sender_replies_per_day", 100}};
+  Service service(dir, config);
+  service.set_environment({{"NOTIFY_SOCKET", dir.file("notify.sock")}});
+  service.start();
+  REQUIRE(eventually([&] { return notify.drain().find("READY=1") != std::string::npos; }));
+  auto reply = [&] { return twiml_message(post_webhook(service.port(), sms_fields({"+15145559999", "hi"})).body); };
+  CHECK(reply() == "before reload");
+
+  config["replies"]["unknown_sender"] = "after reload";
+  write_file(service.config_path(), config.dump());
+  ::kill(service.pid(), SIGHUP);
+  CHECK(eventually([&] { return count(notify.drain(), "RELOADING=1") == 1 && count(notify.drain(), "READY=1") == 2; }));
+  CHECK(reply() == "after reload");
+
+  write_file(service.config_path(), "{ not json");
+  ::kill(service.pid(), SIGHUP);
+  CHECK(eventually([&] { return count(notify.drain(), "RELOADING=1") == 2 && count(notify.drain(), "READY=1") == 3; }));
+  CHECK(notify.drain().find("reload failed") != std::string::npos);
+  CHECK(reply() == "after reload");
+  CHECK(service.log().find("event=config.reload_failed") != std::string::npos);
 }
