@@ -43,6 +43,8 @@ class Dispatcher {
   void enqueue(std::int64_t inbound_id, UserId user_id, std::shared_ptr<ReplySlot> slot);
 
   std::size_t queue_depth() const { return scheduler_.depth(); }
+  // How long the longest agent delivery in progress has been running.
+  std::chrono::steady_clock::duration oldest_running() const { return scheduler_.oldest_running(clock_.steady()); }
 
   struct Counters {
     std::atomic<std::uint64_t> calls{0};

@@ -56,6 +56,7 @@ class Sender {
   // Schedules messages already committed with queue_outgoing.
   void schedule(const std::string& to, const std::vector<std::int64_t>& ids);
   std::size_t queue_depth() const { return scheduler_.depth(); }
+  std::chrono::steady_clock::duration oldest_running() const { return scheduler_.oldest_running(clock_.steady()); }
 
  private:
   struct Task {

@@ -168,7 +168,14 @@ int cmd_serve(const ConfigLocation& where) {
     if (watchdog && clock.steady() >= next_ping) {
       try {
         store.check_health();
-        sd_notify(0, "WATCHDOG=1");
+        // Agent calls end within agent.timeout_ms and sends within their own timeouts; a
+        // task running far longer means a stuck worker, and systemd should restart us.
+        auto limit = 2 * std::chrono::milliseconds(settings.current()->agent.timeout_ms) + std::chrono::seconds(60);
+        if (dispatcher.oldest_running() > limit || sender.oldest_running() > limit) {
+          LOG_ERROR("watchdog.worker_stuck", {"hint", "not pinging systemd's watchdog; a restart resumes the work"});
+        } else {
+          sd_notify(0, "WATCHDOG=1");
+        }
       } catch (const std::exception& e) {
         LOG_ERROR("watchdog.database_failed", {"error", e.what()}, {"hint", "not pinging systemd's watchdog"});
       }

@@ -79,6 +79,15 @@ class KeyedScheduler {
     return depth_;
   }
 
+  // How long the longest-running task has been running (zero when none runs). Tasks are
+  // bounded (timeouts), so a large value means a worker is stuck: the watchdog uses it.
+  std::chrono::steady_clock::duration oldest_running(TimePoint now) const {
+    std::lock_guard lock(mu_);
+    std::chrono::steady_clock::duration oldest{0};
+    for (const auto& [id, started] : running_since_) oldest = std::max(oldest, now - started);
+    return oldest;
+  }
+
  private:
   struct Queue {
     std::deque<Task> tasks;
@@ -107,9 +116,11 @@ class KeyedScheduler {
       Key key = ready_.front();
       ready_.pop_front();
       Task task = queues_[key].tasks.front();
+      running_since_[std::this_thread::get_id()] = clock_.steady();
       lock.unlock();
       std::optional<TimePoint> retry_at = handler_(key, task);
       lock.lock();
+      running_since_.erase(std::this_thread::get_id());
       auto& q = queues_[key];
       if (retry_at) {
         q.tasks.front() = std::move(task);  // keeps what the handler learned (attempts)
@@ -142,6 +153,7 @@ class KeyedScheduler {
   int running_ = 0;                        // guarded by mu_
   bool stopping_ = false;                  // guarded by mu_
   std::vector<std::thread> workers_;       // guarded by mu_
+  std::map<std::thread::id, TimePoint> running_since_;  // guarded by mu_
 };
 
 }  // namespace smsr

@@ -1,0 +1,60 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.hpp"
+#include "core/keyed_scheduler.hpp"
+
+using smsr::KeyedScheduler;
+
+TEST_CASE("the scheduler reports how long its oldest running task has been running and zero when idle") {
+  std::latch started(1);
+  std::latch release(1);
+  using Scheduler = KeyedScheduler<int, int>;
+  Scheduler scheduler(smsr::system_clock(), [&](const int&, int&) -> std::optional<Scheduler::TimePoint> {
+    started.count_down();
+    release.wait();
+    return std::nullopt;
+  });
+  auto now = [] { return smsr::system_clock().steady(); };
+  CHECK(scheduler.oldest_running(now()) == std::chrono::steady_clock::duration::zero());
+  scheduler.start(2);
+  scheduler.push(1, 0);
+  started.wait();
+  CHECK(scheduler.oldest_running(now() + std::chrono::hours(1)) >= std::chrono::minutes(59));
+  release.count_down();
+  CHECK(scheduler.stop(std::chrono::seconds(5)));
+  CHECK(scheduler.oldest_running(now()) == std::chrono::steady_clock::duration::zero());
+}
+
+TEST_CASE("tasks with the same key run one at a time in push order while other keys run alongside") {
+  std::mutex mu;
+  std::vector<int> order;
+  std::atomic<int> in_flight_key1{0};
+  std::atomic<bool> overlap{false};
+  using Scheduler = KeyedScheduler<int, int>;
+  Scheduler scheduler(smsr::system_clock(), [&](const int& key, int& task) -> std::optional<Scheduler::TimePoint> {
+    if (key == 1 && ++in_flight_key1 > 1) overlap = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (key == 1) {
+      std::lock_guard lock(mu);
+      order.push_back(task);
+      --in_flight_key1;
+    }
+    return std::nullopt;
+  });
+  scheduler.start(4);
+  for (int i = 0; i < 20; ++i) {
+    scheduler.push(1, i);
+    scheduler.push(2, i);
+  }
+  for (int i = 0; i < 2000 && scheduler.depth() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(scheduler.stop(std::chrono::seconds(5)));
+  CHECK_FALSE(overlap);
+  std::vector<int> expected(20);
+  for (int i = 0; i < 20; ++i) expected[static_cast<std::size_t>(i)] = i;
+  CHECK(order == expected);
+}
