@@ -123,7 +123,8 @@ int cmd_simulate(const ConfigLocation& where, const SimulateArgs& args) {
   }
   auto messages = twiml_messages(res->body);
   if (messages.empty()) {
-    std::printf("(no reply in the webhook answer; a late reply is sent through Twilio's API)\n");
+    std::printf("(no reply in the webhook answer: either none is due, or the agent's reply comes later "
+                "through Twilio's API)\n");
   }
   for (const auto& m : messages) std::printf("%s\n", m.c_str());
   return 0;

@@ -183,8 +183,8 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
     } else if (opted_out) {
       a.outcome = outcome::kOptedOut;
       a.user_id = owner.user->id;
-    } else if (int limit = config.limits.per_sender_per_minute;
-               txn.count_routed_since(from, now - kMinuteMs, limit) >= limit) {
+    } else if (int limit = config.limits.per_sender_per_minute;  // 0 = no limit
+               limit > 0 && txn.count_routed_since(from, now - kMinuteMs, limit) >= limit) {
       a.outcome = outcome::kRateLimited;
       a.user_id = owner.user->id;
     } else if (spam_points > config.spam.threshold) {

@@ -174,11 +174,6 @@ Connection::Connection(const std::string& path, Mode mode)
   db_.exec("PRAGMA cache_size=-65536");
   db_.exec("PRAGMA mmap_size=1073741824");
   db_.exec("PRAGMA temp_store=MEMORY");
-  // Keep hot pages in memory (64 MiB per connection) and read the file through mmap:
-  // fewer system calls per query.
-  db_.exec("PRAGMA cache_size=-65536");
-  db_.exec("PRAGMA mmap_size=1073741824");
-  db_.exec("PRAGMA temp_store=MEMORY");
   if (mode == Mode::kWriter) {
     db_.exec("PRAGMA journal_size_limit=67108864");
     // Checkpoints run on their own thread (Store): a commit never pays for one.
