@@ -442,6 +442,13 @@ int WriteTxn::prune_pushed_usage_logs(EpochMs before, int limit) {
   return st.exec();
 }
 
+std::string WriteTxn::renew_db_epoch() {
+  conn_.run("UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'db_epoch'");
+  auto& st = conn_.prepare("SELECT value FROM meta WHERE key = 'db_epoch'");
+  st.executeStep();
+  return st.getColumn(0).getString();
+}
+
 void WriteTxn::touch_health_row() {
   auto& st = conn_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_ms', ?)");
   st.bind(1, std::to_string(now_));
@@ -1107,6 +1114,14 @@ std::string Store::db_epoch() {
     auto& st = conn.prepare("SELECT value FROM meta WHERE key = 'db_epoch'");
     st.executeStep();
     return st.getColumn(0).getString();
+  });
+}
+
+std::int64_t Store::usage_log_sequence() {
+  return with_reader("reading the usage log sequence", [&](Connection& conn) {
+    auto& st = conn.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'usage_logs'");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
   });
 }
 

@@ -183,6 +183,8 @@ class WriteTxn {
   void mark_usage_logs_pushed(std::int64_t last_id);
   // Deletes up to `limit` pushed usage logs created before `before`; returns how many.
   int prune_pushed_usage_logs(EpochMs before, int limit);
+  // Gives this database file a new random id (see sync/: a restored backup).
+  std::string renew_db_epoch();
 
   // Numbers whose owner changed in this write (filled by the operations above).
   const std::vector<std::string>& changed_phones() const { return changed_; }
@@ -260,6 +262,8 @@ class Store {
   std::vector<UsageLog> unpushed_usage_logs(int limit);
   // Random per database file: tells a wiped edge from a replay (see sync/).
   std::string db_epoch();
+  // The highest usage-log id ever assigned in this file (AUTOINCREMENT's sequence).
+  std::int64_t usage_log_sequence();
 
   // Reads and writes a trivial row; throws StoreError when the database is unusable.
   void check_health();

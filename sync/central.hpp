@@ -63,6 +63,8 @@ class CentralDatabase {
   // recorded centrally (which may be higher than any id sent, after a lost answer).
   virtual std::int64_t push_usage_logs(const std::string& edge_id, const std::string& db_epoch,
                                        const std::vector<UsageLog>& logs) = 0;
+  // The highest local id recorded for (edge_id, db_epoch); 0 if none.
+  virtual std::int64_t recorded_up_to(const std::string& edge_id, const std::string& db_epoch) = 0;
 };
 
 struct CentralOptions {

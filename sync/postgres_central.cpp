@@ -163,6 +163,15 @@ class PostgresCentral final : public CentralDatabase {
     });
   }
 
+  std::int64_t recorded_up_to(const std::string& edge_id, const std::string& db_epoch) override {
+    return guarded("reading this edge's push state", [&] {
+      pqxx::read_transaction t(*conn_);
+      auto rows = t.exec_params(
+          "SELECT last_local_id FROM sms_router_edge_state WHERE edge_id = $1 AND db_epoch = $2", edge_id, db_epoch);
+      return rows.empty() ? std::int64_t{0} : rows[0][0].as<std::int64_t>();
+    });
+  }
+
   std::int64_t push_usage_logs(const std::string& edge_id, const std::string& db_epoch,
                                const std::vector<UsageLog>& logs) override {
     return guarded("pushing usage logs", [&] {

@@ -129,7 +129,24 @@ void SyncEngine::pull(CentralDatabase& central, SyncReport& report) {
 }
 
 void SyncEngine::push(CentralDatabase& central, SyncReport& report) {
-  const std::string epoch = store_.db_epoch();
+  std::string epoch = store_.db_epoch();
+  // The central side has recorded ids this file never assigned: the file was restored
+  // from an older backup and would reuse ids the central side takes for resends. A new
+  // database id makes its logs a new stream. (Missed if, before this round, the restored
+  // file has already assigned more ids than were recorded.)
+  if (std::int64_t local_sequence = store_.usage_log_sequence();
+      central.recorded_up_to(edge_id_, epoch) > local_sequence) {
+    // Every log the restored file holds was assigned an id the central side has recorded:
+    // all were pushed before the backup was restored.
+    std::string old_epoch = epoch;
+    epoch = store_.write([&](WriteTxn& txn) {
+      txn.mark_usage_logs_pushed(local_sequence);
+      return txn.renew_db_epoch();
+    });
+    LOG_WARN("sync.database_restored", {"old_db_epoch", old_epoch}, {"db_epoch", epoch},
+             {"hint", "the local database is older than what the central database has seen; "
+                      "its usage logs are pushed under a new database id"});
+  }
   for (int i = 0; i < kMaxPushBatchesPerRound; ++i) {
     auto logs = store_.unpushed_usage_logs(kPushBatch);
     if (logs.empty()) return;

@@ -106,11 +106,12 @@ TEST_CASE("200 concurrent senders each reach only their own agent with only thei
 }
 
 TEST_CASE("messages a user sends in a burst reach the agent one at a time and in arrival order while other users proceed") {
-  TempDir dir;
-  FakeAgent agent;
+  // Declared before the agent: its server threads use them until the agent is destroyed.
   std::mutex mu;
   std::map<int, int> in_flight;  // user -> agent calls in progress
   std::atomic<int> overlap{0};
+  TempDir dir;
+  FakeAgent agent;
   agent.set_behaviour([&](const FakeAgent::Request& r) {
     int user = r.body["user"]["id"].get<int>();
     {

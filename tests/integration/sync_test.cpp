@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include <filesystem>
 #include <set>
 
 #include "tests/integration/harness.hpp"
@@ -305,4 +306,42 @@ TEST_CASE("POST admin sync runs a round at once and the metrics count sync round
                            R"({"email":"x@x.org","phone_number":"+15145550008"})", "application/json");
   REQUIRE(write);
   CHECK(write->status == 409);
+}
+
+TEST_CASE("a local database restored from an older backup pushes its new logs instead of taking them for resends") {
+  SyncFixture f;
+  f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES (1, 'a@x.org', '+15145550001', true)");
+  f.config["sync"]["postgres_url"] = "";  // record logs standalone first
+  f.start();
+  REQUIRE(f.service->cli({"users", "add", "--id", "1", "--phone", "+15145550001"}).status == 0);
+  f.send("+15145550001", "before the backup");
+  f.service->stop();
+  std::filesystem::copy_file(f.dir.file("router.db"), f.dir.file("backup.db"));
+  f.service->start();
+  for (int i = 0; i < 3; ++i) f.send("+15145550001", "after the backup " + std::to_string(i));
+  f.service->stop();
+  f.config["sync"]["postgres_url"] = f.pg.url();
+  Service synced(f.dir, f.config);
+  REQUIRE(run_cli({"--config", synced.config_path(), "sync", "--once"}).status == 0);
+  auto pushed_before_restore = f.pg.query_int("SELECT count(*) FROM sms_usage_logs");
+
+  // Restore the backup (service stopped), then new messages reuse the backup's log ids.
+  std::filesystem::copy_file(f.dir.file("backup.db"), f.dir.file("router.db"),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(f.dir.file("router.db-wal"));
+  std::filesystem::remove(f.dir.file("router.db-shm"));
+  REQUIRE(run_cli({"--config", synced.config_path(), "sync", "--once"}).status == 0);
+  f.config["sync"]["postgres_url"] = "";
+  Service standalone(f.dir, f.config);
+  standalone.start();
+  post_webhook(standalone.port(), sms_fields({"+15145550001", "after the restore"}));
+  standalone.stop();
+  auto local_unpushed = f.local_count("SELECT count(*) FROM usage_logs WHERE pushed_ms IS NULL");
+  REQUIRE(local_unpushed >= 2);
+  REQUIRE(run_cli({"--config", synced.config_path(), "sync", "--once"}).status == 0);
+  CHECK(f.pg.query_int("SELECT count(*) FROM sms_usage_logs WHERE message_content = 'after the restore'") == 1);
+  // Exactly the new logs were added: none of the restored (already pushed) ones again.
+  CHECK(f.pg.query_int("SELECT count(*) FROM sms_usage_logs") == pushed_before_restore + local_unpushed);
+  CHECK(f.pg.query_int("SELECT count(*) FROM (SELECT message_content, created_at FROM sms_usage_logs "
+                       "GROUP BY 1, 2 HAVING count(*) > 1) d") == 0);
 }
