@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "core/log.hpp"
+
 namespace smsr {
 
 std::string agent_request_json(const AgentRequest& r) {
@@ -85,6 +87,8 @@ class HttpAgent final : public Agent {
     set_timeouts(client, timeout_ms_());
     httplib::Headers headers = {{"Idempotency-Key", request.message_sid}};
     if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
+    // Lets the agent's logs be matched with ours.
+    if (!current_request_id().empty()) headers.emplace("X-Request-Id", current_request_id());
     std::string path = replace_all(url_.path, "{user_id}", std::to_string(request.user.id));
     auto res = client.Post(path, headers, agent_request_json(request), "application/json");
     return interpret(res);

@@ -44,10 +44,11 @@ void Dispatcher::start() {
 }
 
 void Dispatcher::enqueue(std::int64_t inbound_id, UserId user_id, std::shared_ptr<ReplySlot> slot) {
-  scheduler_.push(user_id, Task{inbound_id, std::move(slot)});
+  scheduler_.push(user_id, Task{inbound_id, std::move(slot), current_request_id()});
 }
 
 std::optional<Dispatcher::TimePoint> Dispatcher::deliver(Task& task) {
+  ScopedRequestId request_id(task.request_id);
   try {
     return deliver_or_throw(task);
   } catch (const std::exception& e) {

@@ -57,6 +57,7 @@ class Dispatcher {
   struct Task {
     std::int64_t inbound_id = 0;
     std::shared_ptr<ReplySlot> slot;
+    std::string request_id;  // of the webhook that stored it; empty after a restart
   };
   using TimePoint = std::chrono::steady_clock::time_point;
 

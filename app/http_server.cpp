@@ -226,8 +226,14 @@ void HttpServer::install_hooks() {
     LOG_ERROR("http.internal_error", {"path", req.path}, {"error", what});
     plain_error(res, 500, "internal error");
   });
-  // The admin API: off without admin.token; bearer token compared in constant time.
+  // Every request gets an id (a proxy's X-Request-Id if it is sane), answered in the
+  // X-Request-Id header and added to every line logged while it is handled.
+  // Then the admin API: off without admin.token; bearer token compared in constant time.
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    std::string request_id = req.get_header_value("X-Request-Id");
+    if (!is_valid_request_id(request_id)) request_id = new_request_id();
+    res.set_header("X-Request-Id", request_id);
+    set_current_request_id(std::move(request_id));
     if (req.path.rfind(kAdminPrefix, 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
     auto config = deps_.settings.current();
     if (config->admin.token.empty()) {
@@ -243,6 +249,7 @@ void HttpServer::install_hooks() {
   });
   server_->set_post_routing_handler([](const httplib::Request& req, const httplib::Response& res) {
     LOG_DEBUG("http.request", {"method", req.method}, {"path", req.path}, {"status", res.status});
+    set_current_request_id("");  // this worker's next request is another one
   });
 }
 

@@ -2,11 +2,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <random>
 
 namespace smsr {
 namespace {
@@ -16,6 +18,7 @@ std::mutex g_secrets_mu;
 std::shared_ptr<const std::vector<std::string>> g_secrets =
     std::make_shared<const std::vector<std::string>>();
 const bool g_journald = std::getenv("JOURNAL_STREAM") != nullptr;
+thread_local std::string t_request_id;
 
 const char* level_name(LogLevel level) {
   switch (level) {
@@ -114,6 +117,32 @@ void set_log_secrets(std::vector<std::string> secrets) {
   g_secrets = std::move(next);
 }
 
+const std::string& current_request_id() { return t_request_id; }
+
+void set_current_request_id(std::string id) { t_request_id = std::move(id); }
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::uint64_t bits = generator();
+  std::string id(16, '0');
+  for (auto& c : id) {
+    c = hex[bits & 15];
+    bits >>= 4;
+  }
+  return id;
+}
+
+bool is_valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 void log_event(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
   std::string line;
   line.reserve(160);
@@ -129,6 +158,7 @@ void log_event(LogLevel level, std::string_view event, std::initializer_list<Log
     line.append(f.key).push_back('=');
     append_value(line, f.value);
   }
+  if (!t_request_id.empty()) line.append(" request_id=").append(t_request_id);
   std::shared_ptr<const std::vector<std::string>> secrets;
   {
     std::lock_guard lock(g_secrets_mu);

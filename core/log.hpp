@@ -32,7 +32,34 @@ struct LogField {
   LogField(std::string_view k, N v) : key(k), value(std::to_string(v)) {}
 };
 
-// Writes one line: "level=info event=<event> k=v ...". Values with spaces, quotes or '='
+// The request this thread is working for. While set, every line the thread logs ends with
+// request_id=<id>, so an operator can follow one webhook through the HTTP worker, the
+// dispatcher and the agent call with one grep. Thread-local; empty means none.
+const std::string& current_request_id();
+void set_current_request_id(std::string id);
+
+// A fresh id: 16 lower-case hex digits, random.
+std::string new_request_id();
+
+// True for ids we accept from a client's X-Request-Id: 1 to 64 of [A-Za-z0-9._-], so a
+// forwarded id cannot break a log line.
+bool is_valid_request_id(std::string_view id);
+
+// Sets the current request id for a scope and restores the previous one after it.
+class ScopedRequestId {
+ public:
+  explicit ScopedRequestId(std::string id) : previous_(current_request_id()) {
+    set_current_request_id(std::move(id));
+  }
+  ~ScopedRequestId() { set_current_request_id(std::move(previous_)); }
+  ScopedRequestId(const ScopedRequestId&) = delete;
+  ScopedRequestId& operator=(const ScopedRequestId&) = delete;
+
+ private:
+  std::string previous_;
+};
+
+// Writes one line: "level=info event=<event> k=v ... [request_id=<id>]". Values with spaces, quotes or '='
 // are quoted. Under journald (JOURNAL_STREAM set) the line starts with a <N> priority
 // prefix instead of a timestamp.
 void log_event(LogLevel level, std::string_view event, std::initializer_list<LogField> fields);

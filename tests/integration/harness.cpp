@@ -216,8 +216,8 @@ HttpAnswer post_raw(int port, const std::string& path, const std::string& body,
   httplib::Headers h;
   for (const auto& [k, v] : headers) h.emplace(k, v);
   auto res = client.Post(path, h, body, "application/x-www-form-urlencoded");
-  if (!res) return {0, "connection failed: " + httplib::to_string(res.error()), ""};
-  return {res->status, res->body, res->get_header_value("Content-Type")};
+  if (!res) return {0, "connection failed: " + httplib::to_string(res.error()), "", ""};
+  return {res->status, res->body, res->get_header_value("Content-Type"), res->get_header_value("X-Request-Id")};
 }
 
 HttpAnswer post_webhook(int port, const FormFields& fields, const std::string& token,
@@ -230,8 +230,8 @@ HttpAnswer post_webhook(int port, const FormFields& fields, const std::string& t
 HttpAnswer http_get(int port, const std::string& path) {
   httplib::Client client("127.0.0.1", port);
   auto res = client.Get(path);
-  if (!res) return {0, "connection failed", ""};
-  return {res->status, res->body, res->get_header_value("Content-Type")};
+  if (!res) return {0, "connection failed", "", ""};
+  return {res->status, res->body, res->get_header_value("Content-Type"), res->get_header_value("X-Request-Id")};
 }
 
 std::optional<std::string> twiml_message(const std::string& twiml) {
@@ -256,6 +256,7 @@ FakeAgent::FakeAgent() : server_(std::make_unique<httplib::Server>()) {
     r.path = req.path;
     r.authorization = req.get_header_value("Authorization");
     r.idempotency_key = req.get_header_value("Idempotency-Key");
+    r.request_id = req.get_header_value("X-Request-Id");
     Behaviour b;
     {
       std::lock_guard lock(mu_);

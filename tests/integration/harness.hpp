@@ -95,6 +95,7 @@ struct HttpAnswer {
   int status = 0;
   std::string body;
   std::string content_type;
+  std::string request_id;  // the X-Request-Id response header
 };
 
 // An inbound SMS the way Twilio posts it.
@@ -130,6 +131,7 @@ class FakeAgent {
     std::string path;
     std::string authorization;
     std::string idempotency_key;
+    std::string request_id;  // X-Request-Id
   };
   struct Response {
     int status = 200;

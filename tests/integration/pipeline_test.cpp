@@ -71,8 +71,8 @@ HttpAnswer post_json(int port, const std::string& path, const std::string& body,
   httplib::Headers headers;
   if (!authorization.empty()) headers.emplace("Authorization", authorization);
   auto res = client.Post(path, headers, body, "application/json");
-  if (!res) return {0, "connection failed: " + httplib::to_string(res.error()), ""};
-  return {res->status, res->body, res->get_header_value("Content-Type")};
+  if (!res) return {0, "connection failed: " + httplib::to_string(res.error()), "", ""};
+  return {res->status, res->body, res->get_header_value("Content-Type"), res->get_header_value("X-Request-Id")};
 }
 
 // A status callback the way Twilio posts it.

@@ -2,6 +2,8 @@
 // agent that is a real HTTP server.
 #include <SQLiteCpp/Database.h>
 
+#include <regex>
+
 #include <catch2/catch.hpp>
 
 #include "tests/integration/harness.hpp"
@@ -86,6 +88,42 @@ TEST_CASE("the agent token is sent as a bearer token and never appears in the lo
   CHECK(log.find(kAda) == std::string::npos);  // numbers show their last 4 digits only
   CHECK(log.find("0101") != std::string::npos);
   CHECK(log.find("zebra crossing") == std::string::npos);  // bodies are not logged at info
+}
+
+TEST_CASE("every request gets an id: answered in X-Request-Id, sent to the agent, on every log line it causes") {
+  Fixture f;
+  f.start();
+  auto signed_post = [&](const FormFields& fields, const std::string& request_id) {
+    const std::string path = "/sms-router/webhook/sms";
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"X-Twilio-Signature", compute_signature(kAuthToken, signature_payload("http://localhost:8000" + path, fields))}};
+    if (!request_id.empty()) headers.emplace_back("X-Request-Id", request_id);
+    return post_raw(f.service->port(), path, encode_form(fields), headers);
+  };
+
+  // A proxy's id is kept, so one id follows the message through both systems.
+  auto fields = sms_fields({kAda, "first"});
+  auto answer = signed_post(fields, "edge-7f3a.42_b");
+  REQUIRE(answer.status == 200);
+  CHECK(answer.request_id == "edge-7f3a.42_b");
+  REQUIRE(f.agent.count() == 1);
+  CHECK(f.agent.requests().front().request_id == "edge-7f3a.42_b");
+  std::string log = f.service->log();
+  CHECK(std::regex_search(log, std::regex("event=webhook\\.sms [^\\n]*request_id=edge-7f3a\\.42_b\\n")));
+  CHECK(std::regex_search(log, std::regex("event=message\\.delivered [^\\n]*request_id=edge-7f3a\\.42_b\\n")));
+
+  // Otherwise, and for ids that could break a log line, the router makes one up.
+  auto second = signed_post(sms_fields({kAda, "second"}), "");
+  auto third = signed_post(sms_fields({kAda, "third"}), "two words=x");
+  REQUIRE(second.status == 200);
+  REQUIRE(third.status == 200);
+  const std::regex generated("[0-9a-f]{16}");
+  CHECK(std::regex_match(second.request_id, generated));
+  CHECK(std::regex_match(third.request_id, generated));
+  CHECK(second.request_id != third.request_id);
+  CHECK(f.service->log().find("request_id=" + third.request_id) != std::string::npos);
+  // Errors carry one too.
+  CHECK(std::regex_match(post_webhook(f.service->port(), fields, "wrong-token").request_id, generated));
 }
 
 TEST_CASE("an extra number of a user reaches that user's agent, with the user's primary number in the request") {
