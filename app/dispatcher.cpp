@@ -44,7 +44,13 @@ void Dispatcher::start() {
 }
 
 void Dispatcher::enqueue(std::int64_t inbound_id, UserId user_id, std::shared_ptr<ReplySlot> slot) {
-  scheduler_.push(user_id, Task{inbound_id, std::move(slot), current_request_id()});
+  scheduler_.push(user_id, Task{inbound_id, std::move(slot), current_request_id(), std::nullopt});
+}
+
+void Dispatcher::enqueue_admitted(InboundRecord message, std::shared_ptr<ReplySlot> slot) {
+  UserId user_id = *message.user_id;
+  std::int64_t inbound_id = message.id;
+  scheduler_.push(user_id, Task{inbound_id, std::move(slot), current_request_id(), std::move(message)});
 }
 
 std::optional<Dispatcher::TimePoint> Dispatcher::deliver(Task& task) {
@@ -60,7 +66,13 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver(Task& task) {
 
 std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
   auto config = settings_.current();
-  auto context = store_.delivery_context(task.inbound_id, config->agent.history_messages);
+  std::optional<Store::DeliveryContext> context;
+  if (task.admitted) {
+    context = store_.delivery_context(std::move(*task.admitted), config->agent.history_messages);
+    task.admitted.reset();  // a retry reads it back: by then it is committed
+  } else {
+    context = store_.delivery_context(task.inbound_id, config->agent.history_messages);
+  }
   if (!context || context->message.state != "pending") return std::nullopt;  // already handled
   const InboundRecord* message = &context->message;
   auto started = clock_.steady();
@@ -106,7 +118,11 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
 
   counters_.failures.fetch_add(1, std::memory_order_relaxed);
   int attempts = message->attempts + 1;
-  store_.write([&](WriteTxn& txn) { txn.record_attempt(message->id, result.error); });
+  if (!store_.write([&](WriteTxn& txn) { return txn.record_attempt(message->id, message->message_sid, result.error); })) {
+    // Its admission never committed (the webhook answered 503 and Twilio will retry it).
+    LOG_WARN("dispatch.message_not_stored", {"message_sid", message->message_sid});
+    return std::nullopt;
+  }
   bool retry = result.kind == AgentResult::Kind::kRetryable && attempts < config->agent.max_attempts;
   LOG_WARN("agent.attempt_failed", {"message_sid", message->message_sid}, {"user_id", user.id},
            {"attempt", attempts}, {"max_attempts", config->agent.max_attempts}, {"error", result.error},
@@ -123,12 +139,14 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
   bool has_reply = reply && !reply->empty();
   bool inline_reply = slot && slot->claim();
   std::vector<std::int64_t> queued;
+  bool stored = true;
   try {
     store_.write([&](WriteTxn& txn) {
       std::optional<std::string> answer;
       if (inline_reply) answer = twiml_response(has_reply ? reply : std::nullopt);
-      txn.finish_inbound(message.id, state, has_reply ? reply : std::nullopt, error, answer);
-      if (!has_reply) return;
+      stored = txn.finish_inbound(message.id, message.message_sid, state, has_reply ? reply : std::nullopt,
+                                  error, answer);
+      if (!stored || !has_reply) return;
       OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, *reply,
                       state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};
       if (!inline_reply) {
@@ -157,7 +175,12 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
   }
   sender_.schedule(message.from_number, queued);
   std::string via = inline_reply ? "inline" : "rest";
+  // If the message was not stored, the webhook finds its own admission failed and answers 503.
   if (inline_reply) slot->fulfil(has_reply ? reply : std::nullopt);
+  if (!stored) {
+    LOG_WARN("dispatch.message_not_stored", {"message_sid", message.message_sid});
+    return;
+  }
   if (state == "failed") {
     LOG_ERROR("message.failed", {"message_sid", message.message_sid},
               {"from", redact_phone(message.from_number)}, {"error", error});

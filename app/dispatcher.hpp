@@ -15,12 +15,11 @@
 #include "app/settings.hpp"
 #include "core/clock.hpp"
 #include "core/keyed_scheduler.hpp"
+#include "storage/store.hpp"
 
 namespace smsr {
 
-class Store;
 class Sender;
-struct InboundRecord;
 
 struct DispatcherOptions {
   int workers = 32;
@@ -41,6 +40,10 @@ class Dispatcher {
   // Queues a stored message for its user. `slot` (may be null) gets the reply if the
   // webhook is still waiting for it.
   void enqueue(std::int64_t inbound_id, UserId user_id, std::shared_ptr<ReplySlot> slot);
+  // The same for a message just admitted by Store::write_early, whose batch may not have
+  // committed yet: the first attempt takes `message` as given instead of reading it back.
+  // `message.user_id` must be set.
+  void enqueue_admitted(InboundRecord message, std::shared_ptr<ReplySlot> slot);
 
   std::size_t queue_depth() const { return scheduler_.depth(); }
   // How long the longest agent delivery in progress has been running.
@@ -58,6 +61,7 @@ class Dispatcher {
     std::int64_t inbound_id = 0;
     std::shared_ptr<ReplySlot> slot;
     std::string request_id;  // of the webhook that stored it; empty after a restart
+    std::optional<InboundRecord> admitted;  // see enqueue_admitted; first attempt only
   };
   using TimePoint = std::chrono::steady_clock::time_point;
 

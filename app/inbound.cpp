@@ -87,7 +87,9 @@ struct InboundService::Admission {
   std::int64_t inbound_id = 0;
   std::string outcome;
   std::optional<UserId> user_id;
-  std::string twiml;  // the answer, for everything but routed messages
+  std::string twiml;             // the answer, for everything but routed messages
+  InboundRecord record;          // as inserted, for routed messages
+  Store::CommitTicket committed;  // nothing may be answered before this commit
 };
 
 InboundService::InboundService(Store& store, PhoneDirectory& directory, Dispatcher& dispatcher,
@@ -113,8 +115,10 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   std::string twiml = admission.twiml;
   if (admission.outcome == outcome::kRouted) {
     auto slot = std::make_shared<ReplySlot>();
-    dispatcher_.enqueue(admission.inbound_id, *admission.user_id, slot);
-    twiml = await_reply(admission.inbound_id, slot, config->agent.inline_wait_ms);
+    dispatcher_.enqueue_admitted(admission.record, slot);
+    twiml = await_reply(admission, slot, config->agent.inline_wait_ms);
+  } else {
+    admission.committed.wait();
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
   LOG_INFO("webhook.sms", {"message_sid", sms.message_sid},
@@ -140,10 +144,12 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
              {"hint", "the number belongs to several users; fix the data so it has one owner"});
   }
 
+  const int body_segments = count_segments(sms.body).segments;
+
   // Everything that depends on earlier messages (dedup, rate, caps, opt-out) is decided
   // inside the write, which the writer thread runs one at a time: no two webhooks can
   // both take the last allowed reply.
-  return store_.write([&](WriteTxn& txn) {
+  auto [admission, committed] = store_.write_early([&](WriteTxn& txn) {
     Admission a;
     if (auto existing = txn.find_inbound(sms.message_sid)) {
       a.duplicate = true;
@@ -214,6 +220,10 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
     if (a.outcome != outcome::kRouted) record.answer_twiml = a.twiml;
     record.received_ms = now;
     a.inbound_id = txn.insert_inbound(record);
+    if (a.outcome == outcome::kRouted) {
+      record.id = a.inbound_id;
+      a.record = std::move(record);
+    }
 
     UsageLog in;
     in.user_id = a.user_id;
@@ -226,7 +236,7 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
                {"score", std::to_string(spam_points)});
     }
     in.metadata_json = nlohmann::json{{"outcome", a.outcome},
-                                      {"segments", count_segments(sms.body).segments},
+                                      {"segments", body_segments},
                                       {"num_media", sms.media.size()}}
                            .dump();
     txn.insert_usage_log(in);
@@ -245,16 +255,21 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
     }
     return a;
   });
+  admission.committed = std::move(committed);
+  return std::move(admission);
 }
 
-std::string InboundService::await_reply(std::int64_t inbound_id, const std::shared_ptr<ReplySlot>& slot,
+std::string InboundService::await_reply(const Admission& admission, const std::shared_ptr<ReplySlot>& slot,
                                         int wait_ms) {
+  // The agent may answer before the admission commits; either way the answer waits for it.
   if (auto reply = slot->await(std::chrono::milliseconds(wait_ms))) {
+    admission.committed.wait();
     return twiml_response(reply->text);
   }
   // Too slow for this webhook: answer empty now; the reply will go out through the REST API.
+  admission.committed.wait();
   std::string empty = twiml_response(std::nullopt);
-  store_.write([&](WriteTxn& txn) { txn.set_answer(inbound_id, empty); });
+  store_.write([&](WriteTxn& txn) { txn.set_answer(admission.inbound_id, empty); });
   return empty;
 }
 

@@ -11,6 +11,7 @@
 #include "app/settings.hpp"
 #include "core/clock.hpp"
 #include "core/phone.hpp"
+#include "storage/store.hpp"
 
 namespace smsr {
 
@@ -74,10 +75,11 @@ class InboundService {
 
  private:
   struct Admission;
+  // Decides and records the message; returns as soon as the writer has done so, before
+  // the commit (see Store::write_early), so a routed message's agent call overlaps it.
   Admission admit(const InboundSms& sms, const SenderAddress& sender, const Config& config);
   std::string answer_of_duplicate(const std::string& message_sid, int wait_ms);
-  std::string await_reply(std::int64_t inbound_id, const std::shared_ptr<ReplySlot>& slot,
-                          int wait_ms);
+  std::string await_reply(const Admission& admission, const std::shared_ptr<ReplySlot>& slot, int wait_ms);
 
   Store& store_;
   PhoneDirectory& directory_;

@@ -176,12 +176,12 @@ void WriteTxn::set_answer(std::int64_t inbound_id, const std::string& twiml) {
   st.exec();
 }
 
-void WriteTxn::finish_inbound(std::int64_t inbound_id, const std::string& state,
+bool WriteTxn::finish_inbound(std::int64_t inbound_id, const std::string& message_sid, const std::string& state,
                               const std::optional<std::string>& reply, const std::string& error,
                               const std::optional<std::string>& answer_twiml) {
   auto& st = conn_.prepare(
       "UPDATE inbound_messages SET state = ?, reply_body = ?, last_error = ?, done_ms = ?, "
-      "answer_twiml = coalesce(?, answer_twiml) WHERE id = ?");
+      "answer_twiml = coalesce(?, answer_twiml) WHERE id = ? AND message_sid = ?");
   st.bind(1, state);
   bind_optional(st, 2, reply);
   if (error.empty()) st.bind(3);
@@ -189,16 +189,18 @@ void WriteTxn::finish_inbound(std::int64_t inbound_id, const std::string& state,
   st.bind(4, static_cast<std::int64_t>(now_));
   bind_optional(st, 5, answer_twiml);
   st.bind(6, static_cast<std::int64_t>(inbound_id));
-  st.exec();
+  st.bind(7, message_sid);
+  return st.exec() == 1;
 }
 
-void WriteTxn::record_attempt(std::int64_t inbound_id, const std::string& error) {
+bool WriteTxn::record_attempt(std::int64_t inbound_id, const std::string& message_sid, const std::string& error) {
   auto& st = conn_.prepare(
-      "UPDATE inbound_messages SET attempts = attempts + 1, last_error = ? WHERE id = ?");
+      "UPDATE inbound_messages SET attempts = attempts + 1, last_error = ? WHERE id = ? AND message_sid = ?");
   if (error.empty()) st.bind(1);
   else st.bind(1, error);
   st.bind(2, static_cast<std::int64_t>(inbound_id));
-  st.exec();
+  st.bind(3, message_sid);
+  return st.exec() == 1;
 }
 
 std::int64_t WriteTxn::insert_usage_log(const UsageLog& log) {
@@ -641,8 +643,19 @@ std::exception_ptr translate_sqlite_error(std::exception_ptr error) {
 
 struct Store::Job {
   std::function<void(WriteTxn&)> fn;
-  std::exception_ptr error;
+  bool early = false;              // write_early: signal `ran` once fn has run
+  std::exception_ptr fn_error;     // what fn threw; set before `ran`/`done`
+  std::promise<void> ran;          // early jobs only
+  std::exception_ptr error;        // fn's error or the batch's; set before `done`
   std::promise<void> done;
+  std::shared_future<void> committed;  // `done`, shareable by tickets
+  bool ran_signalled = false;          // writer thread only
+
+  void signal_ran() {
+    if (!early || ran_signalled) return;
+    ran_signalled = true;
+    ran.set_value();
+  }
 };
 
 // Borrows a reader connection for the duration of one read.
@@ -708,10 +721,11 @@ void Store::set_phone_change_listener(std::function<void(const std::vector<std::
   on_phone_change_ = std::move(fn);
 }
 
-void Store::submit(std::function<void(WriteTxn&)> fn) {
+std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn, bool early) {
   auto job = std::make_shared<Job>();
   job->fn = std::move(fn);
-  auto done = job->done.get_future();
+  job->early = early;
+  job->committed = job->done.get_future().share();
   {
     std::lock_guard lock(queue_mu_);
     if (stopping_) {
@@ -720,8 +734,32 @@ void Store::submit(std::function<void(WriteTxn&)> fn) {
     queue_.push_back(job);
   }
   queue_cv_.notify_one();
-  done.get();
+  return job;
+}
+
+void Store::submit(std::function<void(WriteTxn&)> fn) {
+  auto job = enqueue_job(std::move(fn), false);
+  job->committed.get();
   if (job->error) std::rethrow_exception(job->error);
+}
+
+Store::CommitTicket Store::submit_early(std::function<void(WriteTxn&)> fn) {
+  auto job = enqueue_job(std::move(fn), true);
+  job->ran.get_future().get();
+  if (job->fn_error) std::rethrow_exception(job->fn_error);
+  CommitTicket ticket;
+  ticket.job_ = std::move(job);
+  return ticket;
+}
+
+std::size_t Store::queued_writes() {
+  std::lock_guard lock(queue_mu_);
+  return queue_.size();
+}
+
+void Store::CommitTicket::wait() const {
+  job_->committed.get();
+  if (job_->error) std::rethrow_exception(job_->error);
 }
 
 void Store::writer_loop() {
@@ -760,8 +798,11 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
         conn.finish_statements();
         conn.run("RELEASE job");
         changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
+        job->signal_ran();
       } catch (...) {
         job->error = translate_sqlite_error(std::current_exception());
+        job->fn_error = job->error;
+        job->signal_ran();
         conn.finish_statements();
         try {
           conn.run("ROLLBACK TO job");
@@ -796,6 +837,11 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   if (!changed.empty() && on_phone_change_) on_phone_change_(changed);
   for (auto& job : batch) {
     if (batch_error && !job->error) job->error = batch_error;
+    // An early job whose fn never ran (the batch failed before it) learns it here.
+    if (job->early && !job->ran_signalled) {
+      job->fn_error = job->error;
+      job->signal_ran();
+    }
     job->done.set_value();
   }
 }
@@ -986,6 +1032,16 @@ std::vector<HistoryEntry> Store::history(UserId user_id, std::int64_t before_id,
 }
 
 std::optional<Store::DeliveryContext> Store::delivery_context(std::int64_t inbound_id, int history_limit) {
+  return read_delivery_context(inbound_id, std::nullopt, history_limit);
+}
+
+Store::DeliveryContext Store::delivery_context(InboundRecord message, int history_limit) {
+  return *read_delivery_context(message.id, std::move(message), history_limit);
+}
+
+std::optional<Store::DeliveryContext> Store::read_delivery_context(std::int64_t inbound_id,
+                                                                   std::optional<InboundRecord> message,
+                                                                   int history_limit) {
   return with_reader("reading a message for delivery", [&](Connection& conn) -> std::optional<DeliveryContext> {
     // One read transaction, so the message, its owner and the history agree.
     conn.run("BEGIN");
@@ -999,10 +1055,13 @@ std::optional<Store::DeliveryContext> Store::delivery_context(std::int64_t inbou
         }
       }
     } end_read{conn};
-    auto& m = conn.prepare(std::string("SELECT ") + kInboundColumns + " FROM inbound_messages WHERE id = ?");
-    m.bind(1, inbound_id);
-    if (!m.executeStep()) return std::nullopt;
-    DeliveryContext ctx{read_inbound(m), std::nullopt, {}};
+    if (!message) {
+      auto& m = conn.prepare(std::string("SELECT ") + kInboundColumns + " FROM inbound_messages WHERE id = ?");
+      m.bind(1, inbound_id);
+      if (!m.executeStep()) return std::nullopt;
+      message = read_inbound(m);
+    }
+    DeliveryContext ctx{std::move(*message), std::nullopt, {}};
     if (ctx.message.user_id) {
       auto& u = conn.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?");
       u.bind(1, *ctx.message.user_id);

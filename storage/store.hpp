@@ -134,11 +134,14 @@ class WriteTxn {
   std::int64_t insert_inbound(const InboundRecord& record);
   void set_answer(std::int64_t inbound_id, const std::string& twiml);
   // Ends agent work on a message: state done or failed, the reply (if any), the error,
-  // and the webhook's answer when the reply went back inline.
-  void finish_inbound(std::int64_t inbound_id, const std::string& state,
+  // and the webhook's answer when the reply went back inline. Both calls name the message
+  // by id and MessageSid and return false when no such row exists: a message admitted by
+  // write_early() whose batch failed was never stored, and its id may since belong to
+  // another message.
+  bool finish_inbound(std::int64_t inbound_id, const std::string& message_sid, const std::string& state,
                       const std::optional<std::string>& reply, const std::string& error,
                       const std::optional<std::string>& answer_twiml = std::nullopt);
-  void record_attempt(std::int64_t inbound_id, const std::string& error);
+  bool record_attempt(std::int64_t inbound_id, const std::string& message_sid, const std::string& error);
 
   std::int64_t insert_usage_log(const UsageLog& log);
 
@@ -200,6 +203,8 @@ class WriteTxn {
 };
 
 class Store {
+  struct Job;  // one write waiting for, or inside, a batch
+
  public:
   // Opens (creating if needed) and migrates the database at `path`. Throws StoreError.
   Store(const std::string& path, const Clock& clock);
@@ -223,6 +228,32 @@ class Store {
     }
   }
 
+  // The pending commit of a write_early(). wait() blocks until that commit is durable and
+  // throws StoreError(kUnavailable) if it failed.
+  class CommitTicket {
+   public:
+    void wait() const;
+
+   private:
+    friend class Store;
+    std::shared_ptr<Job> job_;
+  };
+
+  // Like write(), but returns `fn`'s result as soon as `fn` has run on the writer thread,
+  // before its batch commits, with a ticket for that commit. Nothing that depends on the
+  // write may be shown to the outside world (an HTTP 200, a message sent) before the
+  // ticket's wait() returns, or before a later write() returns: batches commit in order,
+  // and a failed batch leaves nothing behind. Throws what `fn` throws.
+  template <class F>
+  auto write_early(F&& fn) -> std::pair<std::invoke_result_t<F&, WriteTxn&>, CommitTicket> {
+    std::optional<std::invoke_result_t<F&, WriteTxn&>> result;
+    CommitTicket ticket = submit_early([&fn, &result](WriteTxn& txn) { result.emplace(fn(txn)); });
+    return {std::move(*result), std::move(ticket)};
+  }
+
+  // Writes waiting for the writer thread (not counting the batch it is running).
+  std::size_t queued_writes();
+
   // Called on the writer thread after each commit with the numbers whose owner changed
   // in it, before the writes that changed them return. Set once, before use.
   void set_phone_change_listener(std::function<void(const std::vector<std::string>&)> fn);
@@ -241,6 +272,9 @@ class Store {
     std::vector<HistoryEntry> history;  // see history()
   };
   std::optional<DeliveryContext> delivery_context(std::int64_t inbound_id, int history_limit);
+  // The same for a message in hand that may not be committed yet (see write_early): its
+  // owner and history from the database.
+  DeliveryContext delivery_context(InboundRecord message, int history_limit);
   std::vector<InboundRecord> pending_inbound();
   std::optional<OutboundRecord> outbound_by_id(std::int64_t id);
   // Outgoing messages not yet sent (queued, or interrupted mid-send), oldest first.
@@ -270,13 +304,16 @@ class Store {
 
  private:
   class ReaderLease;
-  struct Job;
 
   // Runs `fn(Connection&)` on a pooled read connection, translating SQLite errors.
   template <class F>
   auto with_reader(const char* context, F&& fn) -> std::invoke_result_t<F&, Connection&>;
+  std::optional<DeliveryContext> read_delivery_context(std::int64_t inbound_id, std::optional<InboundRecord> message,
+                                                       int history_limit);
 
   void submit(std::function<void(WriteTxn&)> fn);
+  CommitTicket submit_early(std::function<void(WriteTxn&)> fn);
+  std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn, bool early);
   void writer_loop();
   void run_batch(std::deque<std::shared_ptr<Job>>& batch);
   std::unique_ptr<Connection> acquire_reader();

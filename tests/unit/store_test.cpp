@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <latch>
 #include <mutex>
 #include <optional>
@@ -477,6 +478,58 @@ TEST_CASE("A write returns its lambda's value once committed", "[store]") {
   CHECK(got->message_sid == "SM1");
 }
 
+TEST_CASE("write_early returns its lambda's value before the batch commits; the ticket waits for the commit",
+          "[store]") {
+  Fixture f;
+  auto wait_for_queue = [&](std::size_t n) {
+    while (f.store.queued_writes() != n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  // The batch will be [early insert, a write that blocks until released]: it cannot commit
+  // before the blocking write returns.
+  std::latch release_holder(1);
+  std::latch release_blocker(1);
+  std::thread holder([&] { f.store.write([&](WriteTxn&) { release_holder.wait(); }); });
+  wait_for_queue(0);  // the holder's batch is running
+
+  std::promise<std::pair<std::int64_t, Store::CommitTicket>> early;
+  std::thread early_writer([&] {
+    early.set_value(f.store.write_early([](WriteTxn& txn) {
+      return txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
+    }));
+  });
+  wait_for_queue(1);
+  std::thread blocker([&] { f.store.write([&](WriteTxn&) { release_blocker.wait(); }); });
+  wait_for_queue(2);
+  release_holder.count_down();
+
+  auto [id, ticket] = early.get_future().get();  // returns while the blocker holds the batch open
+  CHECK(id > 0);
+  CHECK_FALSE(f.store.inbound_by_id(id).has_value());  // not committed: readers cannot see it
+  release_blocker.count_down();
+  ticket.wait();
+  CHECK(f.store.inbound_by_id(id).has_value());
+  holder.join();
+  early_writer.join();
+  blocker.join();
+}
+
+TEST_CASE("write_early rethrows its lambda's exception at once and the row it named stays unknown", "[store]") {
+  Fixture f;
+  CHECK_THROWS_AS(f.store.write_early([](WriteTxn& txn) -> int {
+    txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
+    throw DeliberateFailure("no");
+  }),
+                  DeliberateFailure);
+  CHECK_FALSE(f.store.inbound_by_sid("SM1").has_value());
+  // finish_inbound and record_attempt name the message by id and MessageSid.
+  auto id = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, "routed", kStart));
+  CHECK_FALSE(f.store.write([&](WriteTxn& txn) { return txn.finish_inbound(id, "SM-other", "done", "x", ""); }));
+  CHECK_FALSE(f.store.write([&](WriteTxn& txn) { return txn.record_attempt(id, "SM-other", "e"); }));
+  CHECK(f.store.inbound_by_id(id)->state == "pending");
+  CHECK(f.store.write([&](WriteTxn& txn) { return txn.finish_inbound(id, "SM2", "done", "x", ""); }));
+  CHECK(f.store.inbound_by_id(id)->state == "done");
+}
+
 TEST_CASE("The exception a write's lambda throws reaches the caller as itself", "[store]") {
   // Documented contract: only SQLite errors are translated into StoreError.
   Fixture f;
@@ -673,7 +726,8 @@ TEST_CASE("history holds only that user's earlier routed messages and replies, o
   auto finish = [&](std::int64_t id, EpochMs at, std::optional<std::string> reply) {
     f.clock.set(at);
     f.store.write([&](WriteTxn& txn) {
-      txn.finish_inbound(id, reply ? "done" : "failed", reply, reply ? "" : "agent failed");
+      txn.finish_inbound(id, f.store.inbound_by_id(id)->message_sid, reply ? "done" : "failed", reply,
+                         reply ? "" : "agent failed");
     });
   };
 
@@ -728,7 +782,7 @@ TEST_CASE("pending_inbound lists the messages still waiting for the agent, in ar
   auto p3 = insert(f.store, inbound("SM3", "+15145550003", UserId{3}, "routed", 1002));
   auto p4 = insert(f.store, inbound("SM4", "+15145550001", UserId{1}, "routed", 1003));
   auto p5 = insert(f.store, inbound("SM5", "+15145550004", UserId{4}, "routed", 1004));
-  f.store.write([&](WriteTxn& txn) { txn.finish_inbound(p3, "done", "ok", ""); });
+  f.store.write([&](WriteTxn& txn) { txn.finish_inbound(p3, "SM3", "done", "ok", ""); });
 
   std::vector<std::int64_t> ids;
   for (const auto& r : f.store.pending_inbound()) {
