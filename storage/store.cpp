@@ -649,13 +649,7 @@ struct Store::Job {
   std::exception_ptr error;        // fn's error or the batch's; set before `done`
   std::promise<void> done;
   std::shared_future<void> committed;  // `done`, shareable by tickets
-  bool ran_signalled = false;          // writer thread only
-
-  void signal_ran() {
-    if (!early || ran_signalled) return;
-    ran_signalled = true;
-    ran.set_value();
-  }
+  bool ran_signalled = false;          // writer thread only: a `ran` signal is on its way
 };
 
 // Borrows a reader connection for the duration of one read.
@@ -683,6 +677,7 @@ Store::Store(const std::string& path, const Clock& clock) : path_(path), clock_(
   } catch (const std::exception& e) {
     rethrow_as_store_error(e, "opening database " + path);
   }
+  notifier_ = std::thread([this] { notify_loop(); });
   writer_ = std::thread([this] { writer_loop(); });
   checkpointer_ = std::thread([this] { checkpoint_loop(); });
 }
@@ -696,6 +691,12 @@ Store::~Store() {
   checkpoint_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (checkpointer_.joinable()) checkpointer_.join();
+  {
+    std::lock_guard lock(notify_mu_);
+    notify_stopping_ = true;
+  }
+  notify_cv_.notify_all();
+  if (notifier_.joinable()) notifier_.join();
 }
 
 void Store::checkpoint_loop() {
@@ -779,6 +780,7 @@ void Store::writer_loop() {
 void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   Connection& conn = *writer_conn_;
   std::vector<std::string> changed;
+  std::vector<Signal> early_ran;
   std::exception_ptr batch_error;
   try {
     conn.run("BEGIN IMMEDIATE");
@@ -798,11 +800,11 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
         conn.finish_statements();
         conn.run("RELEASE job");
         changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
-        job->signal_ran();
+        if (job->early) early_ran.push_back({job, Signal::kRan});
       } catch (...) {
         job->error = translate_sqlite_error(std::current_exception());
         job->fn_error = job->error;
-        job->signal_ran();
+        if (job->early) early_ran.push_back({job, Signal::kRan});
         conn.finish_statements();
         try {
           conn.run("ROLLBACK TO job");
@@ -815,6 +817,8 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
       }
     }
   }
+  for (auto& signal : early_ran) signal.job->ran_signalled = true;
+  hand_to_notifier(early_ran);  // their callers may proceed while the commit is under way
   if (!batch_error) {
     try {
       conn.run("COMMIT");
@@ -835,14 +839,46 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
     changed.clear();
   }
   if (!changed.empty() && on_phone_change_) on_phone_change_(changed);
+  std::vector<Signal> signals;
+  signals.reserve(batch.size());
   for (auto& job : batch) {
     if (batch_error && !job->error) job->error = batch_error;
     // An early job whose fn never ran (the batch failed before it) learns it here.
     if (job->early && !job->ran_signalled) {
       job->fn_error = job->error;
-      job->signal_ran();
+      signals.push_back({job, Signal::kRan});
     }
-    job->done.set_value();
+    signals.push_back({job, Signal::kDone});
+  }
+  hand_to_notifier(signals);
+}
+
+// Waking each waiting caller costs a system call; the notifier thread does that, so the
+// writer can start the next batch at once.
+void Store::hand_to_notifier(std::vector<Signal>& signals) {
+  if (signals.empty()) return;
+  {
+    std::lock_guard lock(notify_mu_);
+    for (auto& s : signals) notify_queue_.push_back(std::move(s));
+  }
+  signals.clear();
+  notify_cv_.notify_one();
+}
+
+void Store::notify_loop() {
+  std::deque<Signal> signals;
+  for (;;) {
+    {
+      std::unique_lock lock(notify_mu_);
+      notify_cv_.wait(lock, [&] { return notify_stopping_ || !notify_queue_.empty(); });
+      if (notify_queue_.empty()) return;  // stopping, nothing left
+      signals.swap(notify_queue_);
+    }
+    for (auto& s : signals) {
+      if (s.kind == Signal::kRan) s.job->ran.set_value();
+      else s.job->done.set_value();
+    }
+    signals.clear();
   }
 }
 

@@ -334,6 +334,19 @@ class Store {
 
   std::thread writer_;
 
+  // Wakes the callers of finished writes (see hand_to_notifier).
+  struct Signal {
+    std::shared_ptr<Job> job;
+    enum Kind { kRan, kDone } kind;
+  };
+  void hand_to_notifier(std::vector<Signal>& signals);
+  void notify_loop();
+  std::mutex notify_mu_;
+  std::condition_variable notify_cv_;
+  std::deque<Signal> notify_queue_;  // guarded by notify_mu_
+  bool notify_stopping_ = false;     // guarded by notify_mu_
+  std::thread notifier_;
+
   // Copies committed WAL pages into the database file once a second, on its own thread
   // and connection (PASSIVE: never blocks the writer or readers).
   void checkpoint_loop();
