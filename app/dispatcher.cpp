@@ -138,6 +138,8 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
                         const std::string& error, std::int64_t processing_ms) {
   bool has_reply = reply && !reply->empty();
   bool inline_reply = slot && slot->claim();
+  // Counted here, not in the write: the writer thread is the one shared by all webhooks.
+  const int reply_segments = has_reply ? count_segments(*reply).segments : 0;
   std::vector<std::int64_t> queued;
   bool stored = true;
   try {
@@ -164,7 +166,7 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
       log.metadata_json = nlohmann::json{{"outcome", sms.outcome},
                                          {"via", "inline"},
                                          {"reply_to", message.message_sid},
-                                         {"segments", count_segments(*reply).segments}}
+                                         {"segments", reply_segments}}
                               .dump();
       txn.insert_usage_log(log);
     });

@@ -14,7 +14,7 @@ namespace {
 
 // Each entry upgrades the schema from version i to i+1. Append only; never edit a
 // migration that has shipped.
-const std::array<const char*, 1> kMigrations = {
+const std::array<const char*, 2> kMigrations = {
     // 0 -> 1: users, numbers, configs, inbound messages, outbound queue, usage logs.
     R"sql(
 CREATE TABLE users (
@@ -140,6 +140,12 @@ CREATE TABLE meta (
 );
 -- Identifies this database file (not the machine): a wiped edge gets a new epoch.
 INSERT INTO meta(key, value) VALUES ('db_epoch', lower(hex(randomblob(8))));
+)sql",
+    // 1 -> 2: the per-sender rate limit counts in memory (storage/sender_window.hpp); only
+    // the daily cap on the router's own replies still asks the table, about rows it answered.
+    R"sql(
+DROP INDEX inbound_sender_time;
+CREATE INDEX inbound_auto_replies ON inbound_messages(from_number, received_ms) WHERE auto_reply = 1;
 )sql",
 };
 

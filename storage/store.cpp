@@ -125,16 +125,7 @@ std::optional<InboundRecord> WriteTxn::find_inbound(const std::string& message_s
 }
 
 int WriteTxn::count_routed_since(const std::string& from, EpochMs since, int limit) {
-  // LIMIT: the caller only needs to know whether the limit is reached, and a busy sender
-  // must not cost a scan of all their recent messages on every webhook.
-  auto& st = conn_.prepare(
-      "SELECT count(*) FROM (SELECT 1 FROM inbound_messages WHERE from_number = ? "
-      "AND received_ms >= ? AND outcome = 'routed' LIMIT ?)");
-  st.bind(1, from);
-  st.bind(2, static_cast<std::int64_t>(since));
-  st.bind(3, limit);
-  st.executeStep();
-  return st.getColumn(0).getInt();
+  return senders_.count_since(from, since, limit);
 }
 
 int WriteTxn::count_auto_replies_since(const std::string& from, EpochMs since, int limit) {
@@ -166,6 +157,10 @@ std::int64_t WriteTxn::insert_inbound(const InboundRecord& r) {
   bind_optional(st, 11, r.answer_twiml);
   st.bind(12, static_cast<std::int64_t>(r.received_ms));
   st.exec();
+  if (r.outcome == "routed") {
+    senders_.add(r.from_number, r.received_ms);
+    window_adds_.emplace_back(r.from_number, r.received_ms);
+  }
   return conn_.db().getLastInsertRowid();
 }
 
@@ -672,6 +667,7 @@ Store::Store(const std::string& path, const Clock& clock) : path_(path), clock_(
   try {
     writer_conn_ = std::make_unique<Connection>(path, Connection::Mode::kWriter);
     migrate_schema(*writer_conn_);
+    load_sender_window();
   } catch (const StoreError& e) {
     throw StoreError(e.kind(), path + ": " + e.what());
   } catch (const std::exception& e) {
@@ -697,6 +693,21 @@ Store::~Store() {
   }
   notify_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
+}
+
+// The routed messages of the last SenderWindow::kSpanMs, newest first by id (arrival order)
+// until the first older one: no index needed.
+void Store::load_sender_window() {
+  const EpochMs cutoff = clock_.now_ms() - SenderWindow::kSpanMs;
+  auto& st = writer_conn_->prepare("SELECT from_number, received_ms, outcome FROM inbound_messages ORDER BY id DESC");
+  std::vector<std::pair<std::string, EpochMs>> recent;
+  while (st.executeStep()) {
+    EpochMs at = st.getColumn(1).getInt64();
+    if (at < cutoff) break;
+    if (st.getColumn(2).getString() == "routed") recent.emplace_back(st.getColumn(0).getString(), at);
+  }
+  writer_conn_->finish_statements();
+  for (auto it = recent.rbegin(); it != recent.rend(); ++it) senders_.add(it->first, it->second);
 }
 
 void Store::checkpoint_loop() {
@@ -791,17 +802,24 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
       batch_error = std::current_exception();
     }
   }
+  // Sender-window entries of the jobs that succeeded so far, to take back if the batch fails.
+  std::vector<std::pair<std::string, EpochMs>> window_adds;
+  auto take_back = [this](const std::vector<std::pair<std::string, EpochMs>>& adds) {
+    for (const auto& [sender, at] : adds) senders_.remove(sender, at);
+  };
   if (!batch_error) {
     for (auto& job : batch) {
-      WriteTxn txn(conn, clock_.now_ms());
+      WriteTxn txn(conn, clock_.now_ms(), senders_);
       try {
         conn.run("SAVEPOINT job");
         job->fn(txn);
         conn.finish_statements();
         conn.run("RELEASE job");
         changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
+        window_adds.insert(window_adds.end(), txn.window_adds().begin(), txn.window_adds().end());
         if (job->early) early_ran.push_back({job, Signal::kRan});
       } catch (...) {
+        take_back(txn.window_adds());
         job->error = translate_sqlite_error(std::current_exception());
         job->fn_error = job->error;
         if (job->early) early_ran.push_back({job, Signal::kRan});
@@ -837,6 +855,7 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
       // SQLite already rolled the transaction back (it does so itself on SQLITE_FULL).
     }
     changed.clear();
+    take_back(window_adds);
   }
   if (!changed.empty() && on_phone_change_) on_phone_change_(changed);
   std::vector<Signal> signals;

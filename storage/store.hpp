@@ -22,6 +22,7 @@
 #include "core/clock.hpp"
 #include "core/domain.hpp"
 #include "storage/errors.hpp"
+#include "storage/sender_window.hpp"
 
 namespace smsr {
 
@@ -121,13 +122,14 @@ struct StoreStats {
 // The operations a write may perform. Lives only inside Store::write, on the writer thread.
 class WriteTxn {
  public:
-  WriteTxn(Connection& conn, EpochMs now) : conn_(conn), now_(now) {}
+  WriteTxn(Connection& conn, EpochMs now, SenderWindow& senders) : conn_(conn), now_(now), senders_(senders) {}
 
   EpochMs now() const { return now_; }
 
   // ---- inbound messages ----
   std::optional<InboundRecord> find_inbound(const std::string& message_sid);
   // Messages from `from` since `since` that were forwarded to an agent, counted up to `limit`.
+  // Exact for the last SenderWindow::kSpanMs.
   int count_routed_since(const std::string& from, EpochMs since, int limit);
   // Messages from `from` since `since` that the router answered with its own text, up to `limit`.
   int count_auto_replies_since(const std::string& from, EpochMs since, int limit);
@@ -191,6 +193,8 @@ class WriteTxn {
 
   // Numbers whose owner changed in this write (filled by the operations above).
   const std::vector<std::string>& changed_phones() const { return changed_; }
+  // Routed messages this write added to the sender window, to take back on rollback.
+  const std::vector<std::pair<std::string, EpochMs>>& window_adds() const { return window_adds_; }
 
  private:
   void note_changed(const std::string& e164);
@@ -199,7 +203,9 @@ class WriteTxn {
 
   Connection& conn_;
   EpochMs now_;
+  SenderWindow& senders_;
   std::vector<std::string> changed_;
+  std::vector<std::pair<std::string, EpochMs>> window_adds_;
 };
 
 class Store {
@@ -322,6 +328,8 @@ class Store {
   const std::string path_;  // constant after construction
   const Clock& clock_;
   std::unique_ptr<Connection> writer_conn_;  // used only by the writer thread
+  SenderWindow senders_;                     // used only by the writer thread
+  void load_sender_window();
   std::function<void(const std::vector<std::string>&)> on_phone_change_;  // set before use
 
   std::mutex queue_mu_;

@@ -478,39 +478,42 @@ TEST_CASE("A write returns its lambda's value once committed", "[store]") {
   CHECK(got->message_sid == "SM1");
 }
 
-TEST_CASE("write_early returns its lambda's value before the batch commits; the ticket waits for the commit",
+TEST_CASE("write_early returns its lambda's value with a ticket whose wait() returns once readers can see it",
           "[store]") {
   Fixture f;
-  auto wait_for_queue = [&](std::size_t n) {
-    while (f.store.queued_writes() != n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  };
-  // The batch will be [early insert, a write that blocks until released]: it cannot commit
-  // before the blocking write returns.
+  // Hold the writer so that the early write shares a batch with a plain one after it.
+  std::latch holder_running(1);
   std::latch release_holder(1);
-  std::latch release_blocker(1);
-  std::thread holder([&] { f.store.write([&](WriteTxn&) { release_holder.wait(); }); });
-  wait_for_queue(0);  // the holder's batch is running
-
+  std::thread holder([&] {
+    f.store.write([&](WriteTxn&) {
+      holder_running.count_down();
+      release_holder.wait();
+    });
+  });
+  holder_running.wait();
   std::promise<std::pair<std::int64_t, Store::CommitTicket>> early;
   std::thread early_writer([&] {
     early.set_value(f.store.write_early([](WriteTxn& txn) {
       return txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
     }));
   });
-  wait_for_queue(1);
-  std::thread blocker([&] { f.store.write([&](WriteTxn&) { release_blocker.wait(); }); });
-  wait_for_queue(2);
+  while (f.store.queued_writes() != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::thread plain([&] {
+    f.store.write([](WriteTxn& txn) { txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, "unknown", kStart)); });
+  });
+  while (f.store.queued_writes() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   release_holder.count_down();
 
-  auto [id, ticket] = early.get_future().get();  // returns while the blocker holds the batch open
+  auto [id, ticket] = early.get_future().get();
   CHECK(id > 0);
-  CHECK_FALSE(f.store.inbound_by_id(id).has_value());  // not committed: readers cannot see it
-  release_blocker.count_down();
   ticket.wait();
-  CHECK(f.store.inbound_by_id(id).has_value());
+  auto stored = f.store.inbound_by_id(id);
+  REQUIRE(stored);
+  CHECK(stored->message_sid == "SM1");
   holder.join();
   early_writer.join();
-  blocker.join();
+  plain.join();
+  CHECK(f.store.inbound_by_sid("SM2").has_value());
 }
 
 TEST_CASE("write_early rethrows its lambda's exception at once and the row it named stays unknown", "[store]") {
@@ -692,6 +695,32 @@ TEST_CASE("count_routed_since counts only that sender's routed messages from the
   CHECK(count("+15145559999", 0) == 0);
 }
 
+TEST_CASE("count_routed_since forgets rolled-back messages and remembers the last minutes across a reopen",
+          "[store]") {
+  TempDir dir;
+  ManualClock clock{kStart};
+  const std::string path = dir.file("router.db");
+  const std::string a = "+15145550001";
+  auto count = [&](Store& store) {
+    return store.write([&](WriteTxn& txn) { return txn.count_routed_since(a, kStart - 60000, 100); });
+  };
+  {
+    Store store(path, clock);
+    insert(store, inbound("SM1", a, UserId{1}, "routed", kStart - 200000));  // older than the window kept
+    insert(store, inbound("SM2", a, UserId{1}, "routed", kStart - 30000));
+    insert(store, inbound("SM3", a, UserId{1}, "routed", kStart - 1000));
+    CHECK_THROWS_AS(store.write([&](WriteTxn& txn) {
+      txn.insert_inbound(inbound("SM4", a, UserId{1}, "routed", kStart));
+      throw DeliberateFailure("rolled back");
+    }),
+                    DeliberateFailure);
+    CHECK(count(store) == 2);
+  }
+  Store reopened(path, clock);
+  CHECK(count(reopened) == 2);
+  CHECK(reopened.write([&](WriteTxn& txn) { return txn.count_routed_since(a, kStart - 1000, 100); }) == 1);
+}
+
 TEST_CASE("count_auto_replies_since counts only that sender's messages the router answered "
           "itself",
           "[store]") {
@@ -843,6 +872,33 @@ TEST_CASE("Migrating an up-to-date database again changes nothing", "[store]") {
   }
   Store store(path, clock);
   CHECK(store.resolve("+15145550001").kind == Resolution::Kind::kUser);
+}
+
+TEST_CASE("A version 1 database is upgraded: the sender index gives way to one over auto replies, data kept",
+          "[store]") {
+  TempDir dir;
+  ManualClock clock(kStart);
+  const std::string path = dir.file("router.db");
+  {
+    Store store(path, clock);
+    insert(store, inbound("SM1", "+15145550001", UserId{1}, "routed", kStart - 1000));
+  }
+  // Back to what version 1 had.
+  exec_sql(path, "DROP INDEX inbound_auto_replies");
+  exec_sql(path, "CREATE INDEX inbound_sender_time ON inbound_messages(from_number, received_ms)");
+  exec_sql(path, "PRAGMA user_version = 1");
+
+  Store store(path, clock);
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  auto has_index = [&](const std::string& name) {
+    return db.execAndGet("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = '" + name + "'")
+               .getInt() == 1;
+  };
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+  CHECK_FALSE(has_index("inbound_sender_time"));
+  CHECK(has_index("inbound_auto_replies"));
+  CHECK(store.inbound_by_sid("SM1").has_value());
+  CHECK(store.write([](WriteTxn& txn) { return txn.count_routed_since("+15145550001", 0, 10); }) == 1);
 }
 
 TEST_CASE("A database with a newer schema version than this binary knows is refused as "
