@@ -121,7 +121,8 @@ bool accept_twilio_form(const httplib::Request& req, const httplib::ContentReade
     std::string signature = req.get_header_value("X-Twilio-Signature");
     auto check = check_form_signature(url, fields, signature, signing_tokens(config));
     if (!check.valid) {
-      LOG_WARN("webhook.signature_rejected", {"path", req.path}, {"signed_url", check.signed_url},
+      LOG_WARN("webhook.signature_rejected", {"path", redact_numbers_in(req.path)},
+               {"signed_url", redact_numbers_in(check.signed_url)},
                {"reason", signature.empty() ? "missing X-Twilio-Signature" : "signature mismatch"},
                {"hint", "public_url must be the exact scheme://host[:port] Twilio calls"});
       plain_error(res, 403, "invalid Twilio signature");
@@ -130,7 +131,7 @@ bool accept_twilio_form(const httplib::Request& req, const httplib::ContentReade
   }
   std::string account = field(fields, "AccountSid");
   if (!config.twilio.account_sid.empty() && account != config.twilio.account_sid) {
-    LOG_WARN("webhook.account_rejected", {"path", req.path}, {"account_sid", account});
+    LOG_WARN("webhook.account_rejected", {"path", redact_numbers_in(req.path)}, {"account_sid", account});
     plain_error(res, 403, "AccountSid does not match twilio.account_sid");
     return false;
   }
@@ -214,7 +215,7 @@ void HttpServer::install_hooks() {
       std::rethrow_exception(ep);
     } catch (const StoreError& e) {
       if (e.kind() == StoreError::Kind::kUnavailable) {
-        LOG_ERROR("http.storage_unavailable", {"path", req.path}, {"error", e.what()});
+        LOG_ERROR("http.storage_unavailable", {"path", redact_numbers_in(req.path)}, {"error", e.what()});
         plain_error(res, 503, "storage unavailable; try again later");
         return;
       }
@@ -223,7 +224,7 @@ void HttpServer::install_hooks() {
       what = e.what();
     } catch (...) {
     }
-    LOG_ERROR("http.internal_error", {"path", req.path}, {"error", what});
+    LOG_ERROR("http.internal_error", {"path", redact_numbers_in(req.path)}, {"error", what});
     plain_error(res, 500, "internal error");
   });
   // Every request gets an id (a proxy's X-Request-Id if it is sane), answered in the
@@ -248,7 +249,7 @@ void HttpServer::install_hooks() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   server_->set_post_routing_handler([](const httplib::Request& req, const httplib::Response& res) {
-    LOG_DEBUG("http.request", {"method", req.method}, {"path", req.path}, {"status", res.status});
+    LOG_DEBUG("http.request", {"method", req.method}, {"path", redact_numbers_in(req.path)}, {"status", res.status});
     set_current_request_id("");  // this worker's next request is another one
   });
 }

@@ -10,6 +10,7 @@
 #include "app/dispatcher.hpp"
 #include "app/sender.hpp"
 #include "app/twilio_api.hpp"
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "storage/store.hpp"
 
@@ -180,6 +181,13 @@ MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, cons
     StoreStats stats = store.stats();
     r.ambiguous_numbers = static_cast<std::int64_t>(stats.ambiguous_numbers.size());
     r.usage_logs_unpushed = sync_enabled ? stats.unpushed_usage_logs : 0;
+    auto oldest = store.oldest_pending();
+    const EpochMs now = system_clock().now_ms();
+    auto waited = [now](std::optional<EpochMs> since) {
+      return since ? std::max(0.0, static_cast<double>(now - *since) / 1000.0) : 0.0;
+    };
+    r.oldest_agent_wait_s = waited(oldest.inbound_received_ms);
+    r.oldest_outbound_wait_s = waited(oldest.outbound_created_ms);
   } catch (const StoreError& e) {
     LOG_WARN("metrics.database_unreadable", {"error", e.what()});
   }
@@ -215,6 +223,15 @@ std::string render_metrics(const Metrics& m, const MetricsReadings& r) {
              "Work waiting in memory: messages for agents, outgoing SMS for Twilio");
   out.sample("sms_router_queue_depth", "queue=\"agent\"", r.agent_queue);
   out.sample("sms_router_queue_depth", "queue=\"outbound\"", r.outbound_queue);
+
+  if (r.oldest_agent_wait_s && r.oldest_outbound_wait_s) {
+    out.family("sms_router_oldest_pending_age_seconds", "gauge",
+               "How long the oldest message still waiting has waited (0 = none): inbound messages for "
+               "their agent, outgoing SMS for Twilio. Growing steadily means that side is stuck");
+    out.sample("sms_router_oldest_pending_age_seconds", "queue=\"agent\"", format_number(*r.oldest_agent_wait_s));
+    out.sample("sms_router_oldest_pending_age_seconds", "queue=\"outbound\"",
+               format_number(*r.oldest_outbound_wait_s));
+  }
 
   out.counter("sms_router_outbound_sent_total", "Outgoing SMS (parts) accepted by Twilio's REST API",
               m.outbound_sent.value());

@@ -129,6 +129,9 @@ struct MetricsReadings {
   // From the database; absent when it could not be read (the rest still renders).
   std::optional<std::int64_t> ambiguous_numbers;
   std::optional<std::int64_t> usage_logs_unpushed;
+  // Seconds the oldest waiting message has waited (0 when none), per queue.
+  std::optional<double> oldest_agent_wait_s;
+  std::optional<double> oldest_outbound_wait_s;
 };
 
 inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -133,4 +133,24 @@ std::string redact_phone(std::string_view number) {
   return redacted;
 }
 
+std::string redact_numbers_in(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    if (text[i] == '+') ++i;
+    else if (text.substr(i, 3) == "%2B" || text.substr(i, 3) == "%2b") i += 3;
+    std::size_t digits = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i - digits >= 6) {
+      out += redact_phone(text.substr(digits, i - digits));
+    } else {
+      if (i == start) ++i;  // not a digit and no prefix: copy one character
+      out.append(text.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
 }  // namespace smsr

@@ -54,5 +54,9 @@ bool is_known_region(std::string_view region);
 // The last four digits of a number for logs: "+15145551234" -> "…1234". Shorter inputs
 // are fully masked. Never returns more than four characters of the input.
 std::string redact_phone(std::string_view number);
+// `text` with every run of six or more digits (and a '+' or "%2B" before it) shown as
+// redact_phone shows a number: for paths and URLs that may hold one. Shorter runs (ports,
+// ids, short codes) stay.
+std::string redact_numbers_in(std::string_view text);
 
 }  // namespace smsr

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages sms-router needs to build and test. Idempotent.
+# Installs the Debian 12 packages sms-router needs to build and test, and any packages named
+# as arguments. Idempotent.
 set -euo pipefail
 
 packages=(
@@ -7,6 +8,8 @@ packages=(
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libphonenumber-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libsystemd-dev libpqxx-dev libpq-dev
   catch2 libbenchmark-dev wrk postgresql sqlite3
+  python3-prometheus-client  # a metrics test reads /sms-router/metrics with Prometheus's parser
+  "$@"
 )
 
 missing=()

@@ -1162,6 +1162,19 @@ std::int64_t Store::last_phone_change_seq() {
   });
 }
 
+Store::OldestPending Store::oldest_pending() {
+  return with_reader("reading the oldest pending message", [&](Connection& conn) {
+    OldestPending out;
+    // ORDER BY id walks the partial indexes of pending and unsent rows.
+    auto& in = conn.prepare("SELECT received_ms FROM inbound_messages WHERE state = 'pending' ORDER BY id LIMIT 1");
+    if (in.executeStep()) out.inbound_received_ms = in.getColumn(0).getInt64();
+    auto& outq = conn.prepare(
+        "SELECT created_ms FROM outbound_messages WHERE state IN ('queued', 'sending') ORDER BY id LIMIT 1");
+    if (outq.executeStep()) out.outbound_created_ms = outq.getColumn(0).getInt64();
+    return out;
+  });
+}
+
 StoreStats Store::stats() {
   return with_reader("reading statistics", [&](Connection& conn) {
     StoreStats s;

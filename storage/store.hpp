@@ -294,6 +294,13 @@ class Store {
   std::vector<std::pair<std::int64_t, std::string>> phone_changes_after(std::int64_t after);
   std::int64_t last_phone_change_seq();
   StoreStats stats();
+  // When the oldest message still waiting arrived: inbound for its agent, outbound for
+  // Twilio (nullopt: none waiting). Two index lookups, cheap on any size of database.
+  struct OldestPending {
+    std::optional<EpochMs> inbound_received_ms;
+    std::optional<EpochMs> outbound_created_ms;
+  };
+  OldestPending oldest_pending();
 
   // ---- central sync ----
   std::vector<std::pair<std::int64_t, std::string>> sync_buckets();

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -533,6 +534,35 @@ TEST_CASE("webhook, agent, cache and outbound counters move with the traffic") {
   CHECK(after["sms_router_cache_entries"] == 2);
   CHECK(eventually([&] { return f.metrics()["sms_router_outbound_sent_total"] == 1; }));
   CHECK(f.metrics()["sms_router_outbound_failed_total"] == 0);
+}
+
+TEST_CASE("the age of the oldest waiting message grows while the agent or Twilio is down and is 0 once all went out") {
+  Fixture f;
+  f.config["agent"]["max_attempts"] = 50;
+  std::atomic<bool> agent_down{true};
+  std::atomic<bool> twilio_down{true};
+  f.agent.set_behaviour([&](const FakeAgent::Request& r) {
+    if (agent_down) return FakeAgent::Response{503, R"({"error":"down"})"};
+    return FakeAgent::Response{200, json{{"reply", "back: " + r.body["message"]["body"].get<std::string>()}}.dump()};
+  });
+  f.twilio.set_behaviour([&](const FakeTwilio::Request&, std::size_t) {
+    return twilio_down ? FakeTwilio::error(500, 20500, "down") : FakeTwilio::Response{};
+  });
+  f.start();
+  const std::string agent_age = "sms_router_oldest_pending_age_seconds{queue=\"agent\"}";
+  const std::string outbound_age = "sms_router_oldest_pending_age_seconds{queue=\"outbound\"}";
+  CHECK(f.metrics()[agent_age] == 0);
+  CHECK(f.metrics()[outbound_age] == 0);
+
+  REQUIRE(f.send({kAda, "are you there"}).status == 200);
+  REQUIRE(f.admin("POST", "/sms-router/admin/messages", {{"user_id", 2}, {"body", "hello Bob"}}).status == 202);
+  CHECK(eventually([&] { return f.metrics()[agent_age] >= 1; }));
+  CHECK(eventually([&] { return f.metrics()[outbound_age] >= 1; }));
+
+  agent_down = false;
+  twilio_down = false;
+  CHECK(eventually([&] { return f.metrics()[agent_age] == 0; }, std::chrono::seconds(60)));
+  CHECK(eventually([&] { return f.metrics()[outbound_age] == 0; }, std::chrono::seconds(60)));
 }
 
 TEST_CASE("metrics and admin answers contain no secret, and metrics no phone number") {

@@ -184,6 +184,17 @@ TEST_CASE("Redaction keeps only the last four characters of a number", "[phone]"
   CHECK(redact_phone("12345") == "…2345");
 }
 
+TEST_CASE("redact_numbers_in masks numbers inside paths and URLs and keeps ports and ids", "[phone]") {
+  CHECK(redact_numbers_in("/sms-router/admin/users/12/phones/+15145550102") ==
+        "/sms-router/admin/users/12/phones/…0102");
+  CHECK(redact_numbers_in("/sms-router/admin/lookup/%2B15145550102?x=1") == "/sms-router/admin/lookup/…0102?x=1");
+  CHECK(redact_numbers_in("/lookup/5145550102") == "/lookup/…0102");
+  CHECK(redact_numbers_in("http://localhost:18000/sms-router/webhook/sms") ==
+        "http://localhost:18000/sms-router/webhook/sms");
+  CHECK(redact_numbers_in("+1") == "+1");
+  CHECK(redact_numbers_in("") == "");
+}
+
 TEST_CASE("Redaction masks inputs of four characters or fewer entirely", "[phone]") {
   for (const char* input : {"", "1", "12", "1234", "ACME"}) {
     CAPTURE(input);
