@@ -248,6 +248,20 @@ void HttpServer::install_hooks() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // Answers httplib itself gives without a body (no such endpoint, a request it could not
+  // read) get a reason, as JSON under the admin API.
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                                      httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string reason = res.status == 404 ? "no such endpoint: " + req.method + " " + redact_numbers_in(req.path)
+                                           : "cannot handle this request (HTTP " + std::to_string(res.status) + ")";
+    if (req.path.rfind(kAdminPrefix, 0) == 0) {
+      json_error(res, res.status, reason);
+    } else {
+      plain_error(res, res.status, reason);
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   server_->set_post_routing_handler([](const httplib::Request& req, const httplib::Response& res) {
     LOG_DEBUG("http.request", {"method", req.method}, {"path", redact_numbers_in(req.path)}, {"status", res.status});
     set_current_request_id("");  // this worker's next request is another one

@@ -361,6 +361,19 @@ TEST_CASE("a user can be created, read, listed, updated, given and relieved of n
   CHECK(f.get("/sms-router/admin/users").body["users"].size() == 2);
 }
 
+TEST_CASE("an unknown path answers 404 with a reason: JSON under the admin API, text elsewhere") {
+  Fixture f;
+  f.start();
+  auto admin = f.get("/sms-router/admin/no-such-thing");
+  CHECK(admin.status == 404);
+  CHECK(admin.body.value("error", "") == "no such endpoint: GET /sms-router/admin/no-such-thing");
+  auto other = http_get(f.service->port(), "/nowhere");
+  CHECK(other.status == 404);
+  CHECK(other.body == "no such endpoint: GET /nowhere\n");
+  // Handlers' own errors keep their text.
+  CHECK(f.get("/sms-router/admin/users/99").body.value("error", "").find("no such endpoint") == std::string::npos);
+}
+
 TEST_CASE("user writes answer 404 for an unknown user, 409 for a number someone else owns and 400 for bad input") {
   Fixture f;
   f.start();
