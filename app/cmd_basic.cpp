@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/agent.hpp"
 #include "app/commands.hpp"
 #include "app/http_server.hpp"
 #include "core/clock.hpp"
@@ -26,13 +27,18 @@ int cmd_migrate(const ConfigLocation& where) {
   return 0;
 }
 
-int cmd_check_config(const ConfigLocation& where) {
-  Config config = where.load();
+void validate_service_config(const Config& config) {
+  validate_for_serve(config);
   if (!is_known_region(config.phone.default_region)) {
     throw ConfigError("phone.default_region \"" + config.phone.default_region +
                       "\" is not a region libphonenumber knows; use an ISO 3166 code such as US, CA, GB");
   }
-  validate_for_serve(config);
+  make_agent(config.agent, [] { return 0; });  // throws for an unusable agent.url
+}
+
+int cmd_check_config(const ConfigLocation& where) {
+  Config config = where.load();
+  validate_service_config(config);
   std::cout << to_masked_json(config) << "\n";
   std::error_code ec;
   bool file_read = where.explicit_path || std::filesystem::exists(where.path, ec);

@@ -22,6 +22,10 @@ struct ConfigLocation {
   Config load() const { return load_config(path, explicit_path); }
 };
 
+// What `serve` needs beyond validate_for_serve: a known phone.default_region and a usable
+// agent.url. check-config, serve and a reload all ask it. Throws ConfigError.
+void validate_service_config(const Config& config);
+
 int cmd_serve(const ConfigLocation& where);
 int cmd_migrate(const ConfigLocation& where);
 int cmd_check_config(const ConfigLocation& where);

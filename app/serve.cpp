@@ -75,16 +75,37 @@ std::string restart_only_changes(const Config& a, const Config& b) {
   return changed;
 }
 
+// Puts the running values of the restart-only settings back into `next`, so that what
+// the rest of the service reads is what is in force (a sync.postgres_url that appeared by
+// reload would otherwise make user writes answer 409 with no sync running). The two
+// twilio.* values that are also read live (signatures, the AccountSid check) stay new.
+void keep_restart_only(const Config& running, Config& next) {
+  next.listen = running.listen;
+  next.database.path = running.database.path;
+  next.agent.url = running.agent.url;
+  next.agent.token = running.agent.token;
+  next.agent.concurrency = running.agent.concurrency;
+  next.twilio.api_base_url = running.twilio.api_base_url;
+  next.cache.capacity = running.cache.capacity;
+  next.limits.max_body_bytes = running.limits.max_body_bytes;
+  next.phone.default_region = running.phone.default_region;
+  next.sync.postgres_url = running.sync.postgres_url;
+  next.sync.interval_s = running.sync.interval_s;
+  next.sync.edge_id = running.sync.edge_id;
+  next.sync.log_retention_days = running.sync.log_retention_days;
+}
+
 // SIGHUP: re-read the file; keep the old configuration if the new one is wrong.
 void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory, CentralSync* central_sync) {
   sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
   try {
     Config next = where.load();
-    validate_for_serve(next);
+    validate_service_config(next);
     if (auto pending = restart_only_changes(*settings.current(), next); !pending.empty()) {
       LOG_WARN("config.reload_partial", {"needs_restart", pending},
                {"hint", "these settings take effect after a restart; the others apply now"});
     }
+    keep_restart_only(*settings.current(), next);
     apply_logging(next);
     if (central_sync) {
       central_sync->rebase(next);  // central overrides stay on top
@@ -106,7 +127,7 @@ void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& dir
 int cmd_serve(const ConfigLocation& where) {
   // 1. Configuration: load, check, set up logging.
   Config config = where.load();
-  validate_for_serve(config);
+  validate_service_config(config);
   apply_logging(config);
   if (!config.twilio.validate_signature) {
     LOG_WARN("config.signatures_disabled",

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <regex>
 #include <sstream>
+#include <tuple>
 
 #include "tests/integration/harness.hpp"
 
@@ -556,6 +557,24 @@ TEST_CASE("check-config rejects an unknown key with status 2 and one line naming
   CHECK(t.status == 2);
   REQUIRE(lines_of(t.err).size() == 1);
   CHECK(contains(t.err, "listn"));
+}
+
+TEST_CASE("check-config and serve both refuse an unusable agent.url or an unknown phone.default_region") {
+  for (auto [key, value, expected] : {std::tuple{"agent", "ftp://agent.example/x", "agent.url"},
+                                      std::tuple{"agent", "builtin:nope", "agent.url"},
+                                      std::tuple{"phone", "ZZ", "phone.default_region"}}) {
+    CAPTURE(key, value);
+    Cli cli;
+    cli.config[key][std::string(key) == "agent" ? "url" : "default_region"] = value;
+    for (const char* command : {"check-config", "serve"}) {
+      CAPTURE(command);
+      auto r = cli.run({command});
+      CHECK(r.status == 2);
+      REQUIRE(lines_of(r.err).size() == 1);
+      CHECK(contains(r.err, expected));
+      CHECK(contains(r.err, value));
+    }
+  }
 }
 
 TEST_CASE("check-config rejects a value of the wrong type with status 2 naming the key") {

@@ -88,3 +88,29 @@ TEST_CASE("SIGHUP reloads reloadable settings with RELOADING and READY and a bro
   CHECK(reply() == "after reload");
   CHECK(service.log().find("event=config.reload_failed") != std::string::npos);
 }
+
+TEST_CASE("a reload leaves restart-only settings as they run and says which ones wait for a restart") {
+  TempDir dir;
+  const std::string token = "admin-token-for-reload-test-0123456789abcdef";
+  auto config = base_config(dir);
+  config["admin"]["token"] = token;
+  Service service(dir, config);
+  service.start();
+  auto add_user = [&](const std::string& phone) {
+    return post_raw(service.port(), "/sms-router/admin/users",
+                    nlohmann::json{{"phone_number", phone}, {"email", phone.substr(1) + "@example.com"}, {"full_name", "Reload Test"}}.dump(),
+                    {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
+  };
+  REQUIRE(add_user("+15145550401").status == 201);
+
+  // A central database named by reload is only used after a restart: until then the router
+  // stays standalone and its own user writes keep working (they would answer 409 if synced).
+  config["sync"]["postgres_url"] = "postgresql://router@127.0.0.1:1/central";
+  config["cache"]["capacity"] = 1234;
+  write_file(service.config_path(), config.dump());
+  ::kill(service.pid(), SIGHUP);
+  REQUIRE(eventually([&] { return service.log().find("event=config.reloaded") != std::string::npos; }));
+  CHECK(service.log().find("event=config.reload_partial needs_restart=cache.capacity,sync") != std::string::npos);
+  CHECK(add_user("+15145550402").status == 201);
+  CHECK(http_get(service.port(), "/sms-router/health").body.find("\"enabled\":false") != std::string::npos);
+}
