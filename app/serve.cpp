@@ -17,6 +17,7 @@
 #include "app/http_server.hpp"
 #include "app/inbound.hpp"
 #include "app/metrics.hpp"
+#include "app/pruner.hpp"
 #include "app/sender.hpp"
 #include "app/settings.hpp"
 #include "app/twilio_api.hpp"
@@ -165,10 +166,13 @@ int cmd_serve(const ConfigLocation& where) {
   // 4. Bind the port before announcing anything.
   int port = http.bind(config.listen.host, config.listen.port);
 
-  // 5. Start the workers: sender and dispatcher (both resume unfinished work), sync, HTTP.
+  // 5. Start the workers: sender and dispatcher (both resume unfinished work), sync, the
+  // pruner of old history, HTTP.
   sender.start();
   dispatcher.start();
   if (central_sync) central_sync->start();
+  Pruner pruner(store, settings, clock);
+  pruner.start();
   http.start();
 
   // 6. Ready: the database is open and the port is listening.
@@ -222,6 +226,7 @@ int cmd_serve(const ConfigLocation& where) {
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
   LOG_INFO("serve.stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
   http.stop();
+  pruner.stop();
   if (central_sync) central_sync->stop();
   bool finished = dispatcher.stop(std::chrono::seconds(4));
   finished = sender.stop(std::chrono::seconds(2)) && finished;

@@ -78,6 +78,8 @@ constexpr KeyDescriptor kKeys[] = {
      .field = field<&Config::listen, &ListenConfig::port>, .min = 0, .max = 65535},
     {.name = "public_url", .field = field<&Config::public_url>, .rule = http_origin},
     {.name = "database.path", .field = field<&Config::database, &DatabaseConfig::path>},
+    {.name = "database.retention_days", .field = field<&Config::database, &DatabaseConfig::retention_days>,
+     .min = 0, .max = 36500},
     {.name = "phone.default_region",
      .field = field<&Config::phone, &PhoneConfig::default_region>, .rule = region_code},
     {.name = "twilio.account_sid", .field = field<&Config::twilio, &TwilioConfig::account_sid>},

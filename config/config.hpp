@@ -25,6 +25,7 @@ struct ListenConfig {
 
 struct DatabaseConfig {
   std::string path = "./sms-router.db";
+  int retention_days = 90;  // finished messages older than this are deleted; 0 = keep all
 };
 
 struct PhoneConfig {

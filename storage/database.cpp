@@ -14,7 +14,7 @@ namespace {
 
 // Each entry upgrades the schema from version i to i+1. Append only; never edit a
 // migration that has shipped.
-const std::array<const char*, 2> kMigrations = {
+const std::array<const char*, 3> kMigrations = {
     // 0 -> 1: users, numbers, configs, inbound messages, outbound queue, usage logs.
     R"sql(
 CREATE TABLE users (
@@ -146,6 +146,11 @@ INSERT INTO meta(key, value) VALUES ('db_epoch', lower(hex(randomblob(8))));
     R"sql(
 DROP INDEX inbound_sender_time;
 CREATE INDEX inbound_auto_replies ON inbound_messages(from_number, received_ms) WHERE auto_reply = 1;
+)sql",
+    // 2 -> 3: old messages are deleted (database.retention_days); deleting an inbound message
+    // looks for outgoing ones that refer to it.
+    R"sql(
+CREATE INDEX outbound_inbound ON outbound_messages(inbound_id);
 )sql",
 };
 

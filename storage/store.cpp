@@ -439,6 +439,38 @@ int WriteTxn::prune_pushed_usage_logs(EpochMs before, int limit) {
   return st.exec();
 }
 
+WriteTxn::PruneCounts WriteTxn::prune_history(EpochMs before, bool usage_logs_too, int limit) {
+  PruneCounts n;
+  auto run = [&](const char* sql, EpochMs cutoff) {
+    auto& st = conn_.prepare(sql);
+    st.bind(1, static_cast<std::int64_t>(cutoff));
+    st.bind(2, limit);
+    return st.exec();
+  };
+  // Outgoing first: an inbound message cannot go while a row still refers to it.
+  n.outbound = run(
+      "DELETE FROM outbound_messages WHERE id IN (SELECT id FROM outbound_messages WHERE created_ms < ? "
+      "AND state IN ('sent', 'failed') ORDER BY id LIMIT ?)",
+      before);
+  n.inbound = run(
+      "DELETE FROM inbound_messages WHERE id IN (SELECT i.id FROM inbound_messages i WHERE i.received_ms < ? "
+      "AND i.state != 'pending' AND NOT EXISTS (SELECT 1 FROM outbound_messages o WHERE o.inbound_id = i.id) "
+      "ORDER BY i.id LIMIT ?)",
+      before);
+  if (usage_logs_too) {
+    n.usage_logs = run(
+        "DELETE FROM usage_logs WHERE id IN (SELECT id FROM usage_logs WHERE created_ms < ? ORDER BY id LIMIT ?)",
+        before);
+  }
+  // The journal only has to outlive the half-second polls of the processes sharing the file.
+  constexpr EpochMs kDayMs = 24 * 60 * 60 * 1000;
+  n.phone_changes = run(
+      "DELETE FROM phone_changes WHERE seq IN (SELECT seq FROM phone_changes WHERE changed_ms < ? "
+      "ORDER BY seq LIMIT ?)",
+      now_ - kDayMs);
+  return n;
+}
+
 std::string WriteTxn::renew_db_epoch() {
   conn_.run("UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'db_epoch'");
   auto& st = conn_.prepare("SELECT value FROM meta WHERE key = 'db_epoch'");

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -188,6 +189,18 @@ class WriteTxn {
   void mark_usage_logs_pushed(std::int64_t last_id);
   // Deletes up to `limit` pushed usage logs created before `before`; returns how many.
   int prune_pushed_usage_logs(EpochMs before, int limit);
+  // Deletes up to `limit` rows of each kind of history older than `before`: finished inbound
+  // messages (not those an unsent outgoing message still refers to), sent or failed outgoing
+  // messages, and, when `usage_logs_too` (standalone: nothing pushes them), usage logs.
+  // Never pending work, opt-outs or users.
+  struct PruneCounts {
+    int inbound = 0;
+    int outbound = 0;
+    int usage_logs = 0;
+    int phone_changes = 0;
+    int most() const { return std::max({inbound, outbound, usage_logs, phone_changes}); }
+  };
+  PruneCounts prune_history(EpochMs before, bool usage_logs_too, int limit);
   // Gives this database file a new random id (see sync/: a restored backup).
   std::string renew_db_epoch();
 

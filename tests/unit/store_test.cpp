@@ -1,5 +1,6 @@
 #include "tests/unit/temp_dir.hpp"
 #include "storage/store.hpp"
+#include "app/pruner.hpp"
 
 #include <stdlib.h>  // mkdtemp
 
@@ -874,7 +875,8 @@ TEST_CASE("Migrating an up-to-date database again changes nothing", "[store]") {
   CHECK(store.resolve("+15145550001").kind == Resolution::Kind::kUser);
 }
 
-TEST_CASE("A version 1 database is upgraded: the sender index gives way to one over auto replies, data kept",
+TEST_CASE("A version 1 database is upgraded: the sender index gives way to one over auto replies, data kept, "
+          "outgoing messages indexed by the message they answer",
           "[store]") {
   TempDir dir;
   ManualClock clock(kStart);
@@ -885,6 +887,7 @@ TEST_CASE("A version 1 database is upgraded: the sender index gives way to one o
   }
   // Back to what version 1 had.
   exec_sql(path, "DROP INDEX inbound_auto_replies");
+  exec_sql(path, "DROP INDEX outbound_inbound");
   exec_sql(path, "CREATE INDEX inbound_sender_time ON inbound_messages(from_number, received_ms)");
   exec_sql(path, "PRAGMA user_version = 1");
 
@@ -894,9 +897,10 @@ TEST_CASE("A version 1 database is upgraded: the sender index gives way to one o
     return db.execAndGet("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = '" + name + "'")
                .getInt() == 1;
   };
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == current_schema_version());
   CHECK_FALSE(has_index("inbound_sender_time"));
   CHECK(has_index("inbound_auto_replies"));
+  CHECK(has_index("outbound_inbound"));
   CHECK(store.inbound_by_sid("SM1").has_value());
   CHECK(store.write([](WriteTxn& txn) { return txn.count_routed_since("+15145550001", 0, 10); }) == 1);
 }
@@ -948,6 +952,111 @@ TEST_CASE("check_health succeeds on a good store and records the check", "[store
   SQLite::Database db(f.path, SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'health_ms'").getString() ==
         std::to_string(kStart + 1234));
+}
+
+// ---------------------------------------------------------------------------------------
+// Pruning old history
+
+
+constexpr EpochMs kDay = 24 * 60 * 60 * 1000;
+
+struct History {
+  std::int64_t old_done, old_pending, old_with_queued_reply, old_with_sent_reply, recent_done;
+  std::int64_t queued_reply, sent_reply;
+};
+
+// Messages 100 days old and 1 day old, at the clock's times, with replies and usage logs.
+History make_history(Fixture& f) {
+  History h{};
+  f.clock.set(kStart - 100 * kDay);
+  h.old_done = insert(f.store, inbound("SM1", "+15145550001", UserId{1}, "unknown", kStart - 100 * kDay));
+  h.old_pending = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, "routed", kStart - 100 * kDay));
+  h.old_with_queued_reply = insert(f.store, inbound("SM3", "+15145550001", UserId{1}, "help", kStart - 100 * kDay));
+  h.old_with_sent_reply = insert(f.store, inbound("SM4", "+15145550001", UserId{1}, "help", kStart - 100 * kDay));
+  f.store.write([&](WriteTxn& txn) {
+    OutboundRecord r;
+    r.to_number = "+15145550001";
+    r.from_number = "+15005550006";
+    r.body = "reply";
+    r.inbound_id = h.old_with_queued_reply;
+    h.queued_reply = txn.queue_outbound(r);
+    r.inbound_id = h.old_with_sent_reply;
+    h.sent_reply = txn.queue_outbound(r);
+    txn.mark_outbound_sent(h.sent_reply, "SMsent", "sent");
+    UsageLog log;
+    log.phone_number = "+15145550001";
+    log.direction = "inbound";
+    log.content = "old";
+    txn.insert_usage_log(log);
+    txn.insert_user(new_user({"+15145550009"}));  // an old entry in the number-change journal
+  });
+  f.clock.set(kStart - kDay);
+  h.recent_done = insert(f.store, inbound("SM5", "+15145550001", UserId{1}, "unknown", kStart - kDay));
+  f.store.write([&](WriteTxn& txn) {
+    UsageLog log;
+    log.phone_number = "+15145550001";
+    log.direction = "inbound";
+    log.content = "recent";
+    txn.insert_usage_log(log);
+  });
+  f.clock.set(kStart);
+  return h;
+}
+
+TEST_CASE("prune_history deletes finished history older than the cutoff and keeps pending work and what refers to it",
+          "[store]") {
+  Fixture f;
+  History h = make_history(f);
+  auto n = f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - 90 * kDay, true, 100); });
+  CHECK(n.inbound == 2);
+  CHECK(n.outbound == 1);
+  CHECK(n.usage_logs == 1);
+  CHECK(n.phone_changes == 1);
+
+  CHECK_FALSE(f.store.inbound_by_id(h.old_done).has_value());
+  CHECK_FALSE(f.store.inbound_by_id(h.old_with_sent_reply).has_value());
+  CHECK_FALSE(f.store.outbound_by_id(h.sent_reply).has_value());
+  CHECK(f.store.inbound_by_id(h.old_pending).has_value());            // the agent still owes it
+  CHECK(f.store.inbound_by_id(h.old_with_queued_reply).has_value());  // its reply is not sent yet
+  CHECK(f.store.outbound_by_id(h.queued_reply).has_value());
+  CHECK(f.store.inbound_by_id(h.recent_done).has_value());
+  auto logs = f.store.usage_logs(std::nullopt, 0, 10);
+  REQUIRE(logs.size() == 1);
+  CHECK(logs.front().content == "recent");
+  CHECK(f.store.resolve("+15145550009").kind == Resolution::Kind::kUser);  // users are never pruned
+
+  // A second pass finds nothing; with sync on (usage_logs_too false) usage logs stay.
+  auto again = f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart, false, 100); });
+  CHECK(again.inbound == 1);  // the recent one, now past a cutoff of "now"
+  CHECK(again.usage_logs == 0);
+  CHECK(f.store.usage_logs(std::nullopt, 0, 10).size() == 1);
+}
+
+TEST_CASE("prune_history deletes at most `limit` rows of each kind per call", "[store]") {
+  Fixture f;
+  for (int i = 0; i < 5; ++i) {
+    insert(f.store, inbound("SM" + std::to_string(i), "+15145550001", std::nullopt, "unknown", kStart - 100 * kDay));
+  }
+  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 2);
+  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 2);
+  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 1);
+}
+
+TEST_CASE("the pruner applies database.retention_days and keeps everything at 0", "[store]") {
+  Fixture f;
+  History h = make_history(f);
+  Config config;
+  config.database.retention_days = 0;
+  Settings settings(config);
+  Pruner pruner(f.store, settings, f.clock);
+  CHECK(pruner.run_once() == 1);  // only the day-old journal entry
+  CHECK(f.store.inbound_by_id(h.old_done).has_value());
+
+  config.database.retention_days = 90;
+  settings.replace(config);
+  CHECK(pruner.run_once() == 4);  // two inbound, one outbound, one usage log (standalone)
+  CHECK_FALSE(f.store.inbound_by_id(h.old_done).has_value());
+  CHECK(f.store.inbound_by_id(h.recent_done).has_value());
 }
 
 }  // namespace
