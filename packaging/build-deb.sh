@@ -10,19 +10,7 @@ out_dir="$(realpath -m "${OUT_DIR:-build-deb}")"
 
 # 1. What is missing: the build dependencies, then the packaging tools
 #    (dpkg-shlibdeps is in dpkg-dev; CPack needs `file` to find the binaries).
-scripts/install-deps.sh
-tools=(dpkg-dev file lintian)
-missing=()
-for p in "${tools[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+scripts/install-deps.sh dpkg-dev file lintian
 
 # 2. A fresh Release build with Debian's hardening flags, without tests or benchmarks.
 rm -rf "$out_dir/cmake"

@@ -40,18 +40,7 @@ expect_eq() {  # WHAT ACTUAL EXPECTED
 
 # 1. Tools: dpkg-shlibdeps (dpkg-dev) and `file` for CPack, lintian; adduser for the
 #    install test (the package depends on it).
-tools=(dpkg-dev file lintian adduser)
-missing=()
-for p in "${tools[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+scripts/install-deps.sh dpkg-dev file lintian adduser
 
 # Leaves the machine as it was: the package purged (if a check stopped the script
 # half-way) and the user and group gone if the install created them (purge keeps them,
