@@ -139,7 +139,10 @@ InboundService::Admission InboundService::admit(const InboundSms& sms, const Sen
 
   if (owner.kind == Resolution::Kind::kAmbiguous) {
     std::string claimants;
-    for (auto id : owner.claimants) claimants += (claimants.empty() ? "" : ",") + std::to_string(id);
+    for (auto id : owner.claimants) {
+      if (!claimants.empty()) claimants += ',';
+      claimants += std::to_string(id);
+    }
     LOG_WARN("number.ambiguous", {"from", redact_phone(from)}, {"claimants", claimants},
              {"hint", "the number belongs to several users; fix the data so it has one owner"});
   }

@@ -57,7 +57,9 @@ sigset_t block_service_signals() {
 std::string restart_only_changes(const Config& a, const Config& b) {
   std::string changed;
   auto check = [&](bool differs, const char* key) {
-    if (differs) changed += (changed.empty() ? "" : ",") + std::string(key);
+    if (!differs) return;
+    if (!changed.empty()) changed += ',';
+    changed += key;
   };
   check(a.listen.host != b.listen.host || a.listen.port != b.listen.port, "listen");
   check(a.database.path != b.database.path, "database.path");

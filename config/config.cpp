@@ -142,7 +142,12 @@ constexpr KeyDescriptor kKeys[] = {
 // Small text helpers
 // ---------------------------------------------------------------------------------------
 
-std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string in_quotes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.append(1, '"').append(text).append(1, '"');
+  return out;
+}
 
 std::string trimmed(std::string_view text) {
   const auto first = text.find_first_not_of(kWhitespace);
