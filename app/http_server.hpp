@@ -6,6 +6,8 @@
 #include <string>
 #include <thread>
 
+#include "app/metrics.hpp"
+
 namespace httplib {
 class Server;
 }
@@ -19,7 +21,6 @@ class PhoneDirectory;
 class Dispatcher;
 class Sender;
 class CentralSync;
-struct Metrics;
 class AdminApi;
 
 struct HttpDeps {
@@ -52,6 +53,7 @@ class HttpServer {
   void install_hooks();
 
   HttpDeps deps_;
+  AmbiguousNumbersGauge ambiguous_gauge_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

@@ -168,8 +168,18 @@ std::uint64_t LabeledCounter::value(std::string_view value) const { return count
 
 Metrics::Metrics() : webhook_duration(kWebhookBuckets), agent_duration(kAgentBuckets) {}
 
+std::int64_t AmbiguousNumbersGauge::read(Store& store) {
+  std::lock_guard lock(mu_);  // concurrent scrapes share one query
+  auto now = std::chrono::steady_clock::now();
+  if (!read_at_ || now - *read_at_ >= max_age_) {
+    value_ = store.count_ambiguous_numbers();
+    read_at_ = now;
+  }
+  return value_;
+}
+
 MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, const Dispatcher& dispatcher,
-                             const Sender& sender, bool sync_enabled) {
+                             const Sender& sender, bool sync_enabled, AmbiguousNumbersGauge& ambiguous) {
   MetricsReadings r;
   auto cache = directory.stats();
   r.cache_hits = cache.hits;
@@ -178,9 +188,8 @@ MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, cons
   r.agent_queue = dispatcher.queue_depth();
   r.outbound_queue = sender.queue_depth();
   try {
-    StoreStats stats = store.stats();
-    r.ambiguous_numbers = static_cast<std::int64_t>(stats.ambiguous_numbers.size());
-    r.usage_logs_unpushed = sync_enabled ? stats.unpushed_usage_logs : 0;
+    r.ambiguous_numbers = ambiguous.read(store);
+    r.usage_logs_unpushed = sync_enabled ? store.count_unpushed_usage_logs() : 0;
     auto oldest = store.oldest_pending();
     const EpochMs now = system_clock().now_ms();
     auto waited = [now](std::optional<EpochMs> since) {

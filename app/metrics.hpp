@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -134,13 +135,28 @@ struct MetricsReadings {
   std::optional<double> oldest_outbound_wait_s;
 };
 
+// The ambiguous-number count for metrics, read from the database at most once per
+// `max_age` (the query scans every user and mapping; scrapes come every few seconds, and
+// the count changes only with user data). Thread-safe.
+class AmbiguousNumbersGauge {
+ public:
+  explicit AmbiguousNumbersGauge(std::chrono::seconds max_age = std::chrono::seconds(60)) : max_age_(max_age) {}
+  std::int64_t read(Store& store);
+
+ private:
+  const std::chrono::seconds max_age_;
+  std::mutex mu_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;  // guarded by mu_
+  std::int64_t value_ = 0;                                       // guarded by mu_
+};
+
 inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // Reads the values other components own. A database that cannot be read leaves the
 // database values out (and is logged); the in-memory values are always there.
 // usage_logs_unpushed is only read with sync on: standalone, nothing is ever pushed.
 MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, const Dispatcher& dispatcher,
-                             const Sender& sender, bool sync_enabled);
+                             const Sender& sender, bool sync_enabled, AmbiguousNumbersGauge& ambiguous);
 
 // The whole exposition text.
 std::string render_metrics(const Metrics& metrics, const MetricsReadings& readings);

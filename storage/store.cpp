@@ -1207,6 +1207,32 @@ Store::OldestPending Store::oldest_pending() {
   });
 }
 
+// A number is ambiguous when two users have it as primary, or when nobody has it as
+// primary and two users map it.
+constexpr const char* kAmbiguousNumbers =
+    "SELECT phone_number FROM users WHERE phone_number IS NOT NULL GROUP BY phone_number "
+    "HAVING count(*) > 1 "
+    "UNION "
+    "SELECT m.phone_number FROM phone_mappings m "
+    "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.phone_number = m.phone_number) "
+    "GROUP BY m.phone_number HAVING count(DISTINCT m.user_id) > 1";
+
+std::int64_t Store::count_ambiguous_numbers() {
+  return with_reader("counting ambiguous numbers", [&](Connection& conn) {
+    auto& st = conn.prepare(std::string("SELECT count(*) FROM (") + kAmbiguousNumbers + ")");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  });
+}
+
+std::int64_t Store::count_unpushed_usage_logs() {
+  return with_reader("counting unpushed usage logs", [&](Connection& conn) {
+    auto& st = conn.prepare("SELECT count(*) FROM usage_logs WHERE pushed_ms IS NULL");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  });
+}
+
 StoreStats Store::stats() {
   return with_reader("reading statistics", [&](Connection& conn) {
     StoreStats s;
@@ -1223,15 +1249,7 @@ StoreStats Store::stats() {
     s.unpushed_usage_logs = scalar("SELECT count(*) FROM usage_logs WHERE pushed_ms IS NULL");
     auto& by = conn.prepare("SELECT outcome, count(*) FROM inbound_messages GROUP BY outcome ORDER BY outcome");
     while (by.executeStep()) s.inbound_by_outcome.emplace_back(by.getColumn(0).getString(), by.getColumn(1).getInt64());
-    // A number is ambiguous when two users have it as primary, or when nobody has it as
-    // primary and two users map it.
-    auto& amb = conn.prepare(
-        "SELECT phone_number FROM users WHERE phone_number IS NOT NULL GROUP BY phone_number "
-        "HAVING count(*) > 1 "
-        "UNION "
-        "SELECT m.phone_number FROM phone_mappings m "
-        "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.phone_number = m.phone_number) "
-        "GROUP BY m.phone_number HAVING count(DISTINCT m.user_id) > 1 ORDER BY 1 LIMIT 1000");
+    auto& amb = conn.prepare(std::string(kAmbiguousNumbers) + " ORDER BY 1 LIMIT 1000");
     while (amb.executeStep()) s.ambiguous_numbers.push_back(amb.getColumn(0).getString());
     return s;
   });

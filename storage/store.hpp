@@ -307,6 +307,9 @@ class Store {
   std::vector<std::pair<std::int64_t, std::string>> phone_changes_after(std::int64_t after);
   std::int64_t last_phone_change_seq();
   StoreStats stats();
+  // Two of the stats alone, for metrics: the first scans every user and mapping.
+  std::int64_t count_ambiguous_numbers();
+  std::int64_t count_unpushed_usage_logs();
   // When the oldest message still waiting arrived: inbound for its agent, outbound for
   // Twilio (nullopt: none waiting). Two index lookups, cheap on any size of database.
   struct OldestPending {

@@ -13,8 +13,13 @@
 #include <string>
 #include <vector>
 
+#include <SQLiteCpp/Database.h>
+
 #include "app/agent.hpp"
 #include "app/twilio_api.hpp"
+#include "core/clock.hpp"
+#include "storage/store.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace smsr;
 
@@ -267,4 +272,33 @@ TEST_CASE("the metered Twilio API counts accepted messages as sent and every oth
   for (int i = 0; i < 5; ++i) api->send(SendRequest{});
   CHECK(m.outbound_sent.value() == 2);
   CHECK(m.outbound_failed.value() == 3);
+}
+
+TEST_CASE("the ambiguous-number gauge reads the database at most once per max_age") {
+  test::TempDir dir;
+  const std::string path = dir.file("router.db");
+  Store store(path, system_clock());
+  store.write([](WriteTxn& txn) {
+    for (const char* phone : {"+15145550001", "+15145550002"}) {
+      NewUser u;
+      u.email = std::string(phone + 1) + "@example.org";
+      u.phones = {phone};
+      txn.insert_user(u);
+    }
+  });
+  // Two users mapping one number: only data from the central database can do that, so it
+  // is written directly.
+  auto claim_by_both = [&](const std::string& phone) {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO phone_mappings (user_id, phone_number, created_ms) VALUES (1, '" + phone + "', 0), (2, '" +
+            phone + "', 0)");
+  };
+  claim_by_both("+15145550009");
+  AmbiguousNumbersGauge cached(std::chrono::seconds(60));
+  AmbiguousNumbersGauge uncached(std::chrono::seconds(0));
+  CHECK(cached.read(store) == 1);
+  CHECK(uncached.read(store) == 1);
+  claim_by_both("+15145550008");
+  CHECK(cached.read(store) == 1);
+  CHECK(uncached.read(store) == 2);
 }
