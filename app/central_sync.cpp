@@ -73,6 +73,7 @@ void CentralSync::on_round(const SyncReport& report) {
   }
   if (report.buckets_changed || report.logs_pushed || report.configs_changed || report.logs_pruned) {
     LOG_INFO("sync.round", {"buckets_changed", report.buckets_changed}, {"users_applied", report.users_applied},
+             {"writes", report.writes},
              {"invalid_numbers", report.numbers_invalid}, {"logs_pushed", report.logs_pushed}, {"logs_pruned", report.logs_pruned},
              {"configs_changed", report.configs_changed ? "yes" : "no"}, {"ms", report.duration_ms});
   } else {

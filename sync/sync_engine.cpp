@@ -1,5 +1,6 @@
 #include "sync/sync_engine.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -11,6 +12,10 @@ namespace {
 
 constexpr int kPushBatch = 1000;
 constexpr int kMaxPushBatchesPerRound = 100;
+// Rounds changing more buckets than this are applied in writes of kBucketsPerWrite
+// (8,192 users: tens of milliseconds of the writer's time).
+constexpr std::size_t kAtomicRoundBuckets = 32;
+constexpr std::size_t kBucketsPerWrite = 8;
 
 // Test-only: SMSR_TEST_CRASH_POINT=after_central_commit makes the process die between the
 // central commit of a push and the local "pushed" mark, the window exactly-once must survive.
@@ -116,15 +121,27 @@ void SyncEngine::pull(CentralDatabase& central, SyncReport& report) {
                                        local_configs.end(), same);
 
   if (changed.empty() && !report.configs_changed) return;
-  // One write: a round is applied whole or not at all.
-  store_.write([&](WriteTxn& txn) {
-    for (const auto& [bucket, digest] : changed) {
-      auto& users = users_by_bucket[bucket];
-      report.users_applied += users.size();
-      txn.replace_user_range(bucket, bucket * kUserBucketSize, kUserBucketSize, users, digest);
-    }
-    if (report.configs_changed) txn.replace_configs(central_configs);
-  });
+  // An ordinary round is one write, so a number moving between two users is never seen
+  // claimed by both. A large one (a first pull, a mass change) goes in writes of a few
+  // buckets: a single write of a million users would keep webhooks waiting for the writer
+  // for seconds. Each bucket carries its digest, so a round cut short is finished by the next.
+  const std::vector<std::pair<std::int64_t, std::string>> buckets(changed.begin(), changed.end());
+  const std::size_t per_write = buckets.size() > kAtomicRoundBuckets ? kBucketsPerWrite : buckets.size();
+  std::size_t start = 0;
+  do {
+    const std::size_t end = std::min(buckets.size(), start + per_write);
+    store_.write([&](WriteTxn& txn) {
+      for (std::size_t i = start; i < end; ++i) {
+        const auto& [bucket, digest] = buckets[i];
+        auto& users = users_by_bucket[bucket];
+        report.users_applied += users.size();
+        txn.replace_user_range(bucket, bucket * kUserBucketSize, kUserBucketSize, users, digest);
+      }
+      if (end == buckets.size() && report.configs_changed) txn.replace_configs(central_configs);
+    });
+    ++report.writes;
+    start = end;
+  } while (start < buckets.size());
   report.buckets_changed = changed.size();
 }
 

@@ -27,6 +27,7 @@ struct SyncReport {
   std::size_t buckets_compared = 0;
   std::size_t buckets_changed = 0;
   std::size_t users_applied = 0;
+  std::size_t writes = 0;            // local writes that applied the changed buckets
   std::size_t numbers_invalid = 0;   // central numbers libphonenumber rejects
   bool configs_changed = false;
   std::size_t logs_pushed = 0;

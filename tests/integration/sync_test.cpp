@@ -76,6 +76,25 @@ TEST_CASE("users inserted centrally with numbers as typed route to their agent a
   CHECK(f.health()["status"] == "ok");
 }
 
+TEST_CASE("a first pull of many buckets is applied in several small writes and every user routes") {
+  SyncFixture f;
+  // One user in each of 40 buckets of 1,024 ids: more than one write may hold.
+  std::string values;
+  for (int i = 0; i < 40; ++i) {
+    const int id = 1 + i * 1024;
+    if (!values.empty()) values += ", ";
+    values += "(" + std::to_string(id) + ", 'u" + std::to_string(id) + "@x.org', '+1514555" +
+              std::to_string(1000 + i) + "', true)";
+  }
+  f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES " + values);
+  f.start();
+  CHECK(eventually([&] { return f.service->log().find("event=sync.round buckets_changed=40 users_applied=40 writes=5") !=
+                                std::string::npos; }));
+  CHECK(f.local_count("SELECT count(*) FROM users") == 40);
+  CHECK(f.route("+15145551000") == "1");
+  CHECK(f.route("+15145551039") == std::to_string(1 + 39 * 1024));
+}
+
 TEST_CASE("a number moved from one user to another without touching updated_at never routes to the old owner after the sync that saw it") {
   SyncFixture f;
   f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES (1, 'a@x.org', '+15145550001', true), "
