@@ -47,10 +47,10 @@ void Dispatcher::enqueue(std::int64_t inbound_id, UserId user_id, std::shared_pt
   scheduler_.push(user_id, Task{inbound_id, std::move(slot), current_request_id(), std::nullopt});
 }
 
-void Dispatcher::enqueue_admitted(InboundRecord message, std::shared_ptr<ReplySlot> slot) {
+void Dispatcher::enqueue_admitted(InboundRecord message, std::shared_ptr<ReplySlot> slot, std::string request_id) {
   UserId user_id = *message.user_id;
   std::int64_t inbound_id = message.id;
-  scheduler_.push(user_id, Task{inbound_id, std::move(slot), current_request_id(), std::move(message)});
+  scheduler_.push(user_id, Task{inbound_id, std::move(slot), std::move(request_id), std::move(message)});
 }
 
 std::optional<Dispatcher::TimePoint> Dispatcher::deliver(Task& task) {

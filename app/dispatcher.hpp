@@ -40,10 +40,11 @@ class Dispatcher {
   // Queues a stored message for its user. `slot` (may be null) gets the reply if the
   // webhook is still waiting for it.
   void enqueue(std::int64_t inbound_id, UserId user_id, std::shared_ptr<ReplySlot> slot);
-  // The same for a message just admitted by Store::write_early, whose batch may not have
-  // committed yet: the first attempt takes `message` as given instead of reading it back.
-  // `message.user_id` must be set.
-  void enqueue_admitted(InboundRecord message, std::shared_ptr<ReplySlot> slot);
+  // The same for a message just admitted by a write whose batch may not have committed yet
+  // (InboundService; called on the store's notifier thread): the first attempt takes
+  // `message` as given instead of reading it back. `message.user_id` must be set;
+  // `request_id` is the webhook's, for the log lines of the delivery.
+  void enqueue_admitted(InboundRecord message, std::shared_ptr<ReplySlot> slot, std::string request_id);
 
   std::size_t queue_depth() const { return scheduler_.depth(); }
   // How long the longest agent delivery in progress has been running.

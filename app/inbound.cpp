@@ -87,9 +87,8 @@ struct InboundService::Admission {
   std::int64_t inbound_id = 0;
   std::string outcome;
   std::optional<UserId> user_id;
-  std::string twiml;             // the answer, for everything but routed messages
-  InboundRecord record;          // as inserted, for routed messages
-  Store::CommitTicket committed;  // nothing may be answered before this commit
+  std::string twiml;     // the answer, for everything but routed messages
+  InboundRecord record;  // as inserted, for routed messages
 };
 
 InboundService::InboundService(Store& store, PhoneDirectory& directory, Dispatcher& dispatcher,
@@ -102,23 +101,49 @@ InboundService::InboundService(Store& store, PhoneDirectory& directory, Dispatch
       settings_(settings),
       clock_(clock) {}
 
+// One webhook's admission, shared by the webhook's thread, the writer (which decides and
+// fills in `admission`) and the store's notifier (which hands a routed message to the
+// dispatcher). The inputs are copies: the write runs after admit() has returned.
+struct InboundService::Pending {
+  InboundSms sms;
+  std::shared_ptr<const Config> config;
+  bool is_number = false;
+  std::string from;  // E.164 when it is a number, else as received
+  Resolution owner;
+  Keyword keyword = Keyword::kNone;
+  double spam_points = 0;
+  int body_segments = 0;
+  Admission admission;  // written by the writer; read after its commit
+  std::shared_ptr<ReplySlot> slot = std::make_shared<ReplySlot>();
+};
+
 InboundService::Answer InboundService::receive(const InboundSms& sms) {
   auto config = settings_.current();
   auto started = clock_.steady();
 
   SenderAddress sender = normalizer_.classify_sender(sms.from);
-  Admission admission = admit(sms, sender, *config);
+  auto pending = std::make_shared<Pending>();
+  pending->sms = sms;
+  pending->config = config;
+  Store::CommitTicket committed = admit(sender, pending);
+  // One wait: for the reply of a routed message, or until the writer has decided the
+  // message goes nowhere. Then nothing is answered before the admission is on disk.
+  auto reply = pending->slot->await(std::chrono::milliseconds(config->agent.inline_wait_ms));
+  committed.wait();
+  const Admission& admission = pending->admission;
   if (admission.duplicate) {
     return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), admission.outcome, true};
   }
 
   std::string twiml = admission.twiml;
   if (admission.outcome == outcome::kRouted) {
-    auto slot = std::make_shared<ReplySlot>();
-    dispatcher_.enqueue_admitted(admission.record, slot);
-    twiml = await_reply(admission, slot, config->agent.inline_wait_ms);
-  } else {
-    admission.committed.wait();
+    if (reply) {
+      twiml = twiml_response(reply->text);
+    } else {
+      // Too slow for this webhook: answer empty now; the reply will go out through the REST API.
+      twiml = twiml_response(std::nullopt);
+      store_.write([&](WriteTxn& txn) { txn.set_answer(admission.inbound_id, twiml); });
+    }
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
   LOG_INFO("webhook.sms", {"message_sid", sms.message_sid},
@@ -128,152 +153,157 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   return {twiml, admission.outcome, false};
 }
 
-InboundService::Admission InboundService::admit(const InboundSms& sms, const SenderAddress& sender,
-                                                const Config& config) {
-  const bool is_number = sender.kind == SenderKind::kE164;
-  const std::string& from = is_number ? sender.e164 : sms.from;
-  Resolution owner = is_number ? directory_.resolve(sender.e164) : Resolution{};
-  Keyword keyword = classify_keyword(sms.body, sms.opt_out_type);
+Store::CommitTicket InboundService::admit(const SenderAddress& sender, const std::shared_ptr<Pending>& pending) {
+  Pending& p = *pending;
+  const InboundSms& sms = p.sms;
+  p.is_number = sender.kind == SenderKind::kE164;
+  p.from = p.is_number ? sender.e164 : sms.from;
+  p.owner = p.is_number ? directory_.resolve(sender.e164) : Resolution{};
+  p.keyword = classify_keyword(sms.body, sms.opt_out_type);
   // Scored outside the write: the writer thread only decides.
-  const double spam_points = config.spam.enabled ? spam_score(sms.body) : 0.0;
+  p.spam_points = p.config->spam.enabled ? spam_score(sms.body) : 0.0;
+  p.body_segments = count_segments(sms.body).segments;
 
-  if (owner.kind == Resolution::Kind::kAmbiguous) {
+  if (p.owner.kind == Resolution::Kind::kAmbiguous) {
     std::string claimants;
-    for (auto id : owner.claimants) {
+    for (auto id : p.owner.claimants) {
       if (!claimants.empty()) claimants += ',';
       claimants += std::to_string(id);
     }
-    LOG_WARN("number.ambiguous", {"from", redact_phone(from)}, {"claimants", claimants},
+    LOG_WARN("number.ambiguous", {"from", redact_phone(p.from)}, {"claimants", claimants},
              {"hint", "the number belongs to several users; fix the data so it has one owner"});
   }
-
-  const int body_segments = count_segments(sms.body).segments;
 
   // Everything that depends on earlier messages (dedup, rate, caps, opt-out) is decided
   // inside the write, which the writer thread runs one at a time: no two webhooks can
   // both take the last allowed reply.
-  auto [admission, committed] = store_.write_early([&](WriteTxn& txn) {
-    Admission a;
-    if (auto existing = txn.find_inbound(sms.message_sid)) {
-      a.duplicate = true;
-      a.outcome = existing->outcome;
-      return a;
-    }
-    EpochMs now = txn.now();
-    bool opted_out = is_number && txn.is_opted_out(from);
-    std::optional<std::string> reply;
-
-    if (keyword == Keyword::kOptOut) {
-      a.outcome = outcome::kOptOut;
-      if (is_number) txn.set_opted_out(from, true);
-    } else if (keyword == Keyword::kOptIn && (opted_out || !sms.opt_out_type.empty())) {
-      // YES/START are ordinary words for someone who never opted out ("Yes" to an agent's
-      // question), so they only act as opt-in for an opted-out sender or when Twilio says so.
-      a.outcome = outcome::kOptIn;
-      if (is_number) txn.set_opted_out(from, false);
-      opted_out = false;
-    } else if (keyword == Keyword::kHelp) {
-      a.outcome = outcome::kHelp;
-    } else if (owner.kind == Resolution::Kind::kUnknown) {
-      a.outcome = outcome::kUnknown;
-      // Short codes and alphanumeric senders cannot usefully be answered; unknown numbers
-      // get a capped number of replies (SMS-pumping protection).
-      int cap = config.limits.unknown_sender_replies_per_day;
-      if (is_number && txn.count_auto_replies_since(from, now - kDayMs, cap) < cap) {
-        reply = unknown_sender_reply(config.replies, sms.body, from);
-      }
-    } else if (owner.kind == Resolution::Kind::kAmbiguous) {
-      a.outcome = outcome::kAmbiguous;
-      reply = config.replies.error;
-    } else if (!owner.user->active) {
-      a.outcome = outcome::kInactive;
-      a.user_id = owner.user->id;
-      reply = config.replies.inactive_user;
-    } else if (opted_out) {
-      a.outcome = outcome::kOptedOut;
-      a.user_id = owner.user->id;
-    } else if (int limit = config.limits.per_sender_per_minute;  // 0 = no limit
-               limit > 0 && txn.count_routed_since(from, now - kMinuteMs, limit) >= limit) {
-      a.outcome = outcome::kRateLimited;
-      a.user_id = owner.user->id;
-    } else if (spam_points > config.spam.threshold) {
-      a.outcome = outcome::kSpam;
-      a.user_id = owner.user->id;
+  auto decide = [this, pending](WriteTxn& txn) { pending->admission = decide_and_record(txn, *pending); };
+  // As soon as it is decided, a routed message goes to its agent (while its batch commits);
+  // for anything else the webhook stops waiting for a reply.
+  auto hand_on = [this, pending, request_id = current_request_id()](std::exception_ptr error) {
+    const Admission& a = pending->admission;
+    if (!error && !a.duplicate && a.outcome == outcome::kRouted) {
+      dispatcher_.enqueue_admitted(a.record, pending->slot, request_id);
     } else {
-      a.outcome = outcome::kRouted;
-      a.user_id = owner.user->id;
+      pending->slot->release();
     }
-    if (owner.kind == Resolution::Kind::kUser) a.user_id = owner.user->id;
-
-    // Twilio answers opt-out keywords itself, and an opted-out number gets nothing.
-    if (!sms.opt_out_type.empty() || opted_out || (reply && reply->empty())) reply.reset();
-    a.twiml = twiml_response(reply);
-
-    InboundRecord record;
-    record.message_sid = sms.message_sid;
-    record.account_sid = sms.account_sid;
-    record.from_number = from;
-    record.to_number = sms.to;
-    record.body = sms.body;
-    record.media_json = media_json(sms.media);
-    record.user_id = a.user_id;
-    record.outcome = a.outcome;
-    record.state = a.outcome == outcome::kRouted ? "pending" : "done";
-    record.auto_reply = reply.has_value();
-    if (a.outcome != outcome::kRouted) record.answer_twiml = a.twiml;
-    record.received_ms = now;
-    a.inbound_id = txn.insert_inbound(record);
-    if (a.outcome == outcome::kRouted) {
-      record.id = a.inbound_id;
-      a.record = std::move(record);
-    }
-
-    UsageLog in;
-    in.user_id = a.user_id;
-    in.phone_number = from;
-    in.direction = "inbound";
-    in.content = sms.body;
-    in.twilio_message_sid = sms.message_sid;
-    if (a.outcome == outcome::kSpam) {
-      LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(from)},
-               {"score", std::to_string(spam_points)});
-    }
-    in.metadata_json = nlohmann::json{{"outcome", a.outcome},
-                                      {"segments", body_segments},
-                                      {"num_media", sms.media.size()}}
-                           .dump();
-    txn.insert_usage_log(in);
-    if (reply) {
-      UsageLog out;
-      out.user_id = a.user_id;
-      out.phone_number = from;
-      out.direction = "outbound";
-      out.content = *reply;
-      out.metadata_json = nlohmann::json{{"outcome", a.outcome},
-                                         {"via", "inline"},
-                                         {"reply_to", sms.message_sid},
-                                         {"segments", count_segments(*reply).segments}}
-                              .dump();
-      txn.insert_usage_log(out);
-    }
-    return a;
-  });
-  admission.committed = std::move(committed);
-  return std::move(admission);
+  };
+  return store_.write_then(decide, hand_on);
 }
 
-std::string InboundService::await_reply(const Admission& admission, const std::shared_ptr<ReplySlot>& slot,
-                                        int wait_ms) {
-  // The agent may answer before the admission commits; either way the answer waits for it.
-  if (auto reply = slot->await(std::chrono::milliseconds(wait_ms))) {
-    admission.committed.wait();
-    return twiml_response(reply->text);
+InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const Pending& p) {
+  const InboundSms& sms = p.sms;
+  const Config& config = *p.config;
+  const bool is_number = p.is_number;
+  const std::string& from = p.from;
+  const Resolution& owner = p.owner;
+  const Keyword keyword = p.keyword;
+  const double spam_points = p.spam_points;
+  const int body_segments = p.body_segments;
+  Admission a;
+  if (auto existing = txn.find_inbound(sms.message_sid)) {
+    a.duplicate = true;
+    a.outcome = existing->outcome;
+    return a;
   }
-  // Too slow for this webhook: answer empty now; the reply will go out through the REST API.
-  admission.committed.wait();
-  std::string empty = twiml_response(std::nullopt);
-  store_.write([&](WriteTxn& txn) { txn.set_answer(admission.inbound_id, empty); });
-  return empty;
+  EpochMs now = txn.now();
+  bool opted_out = is_number && txn.is_opted_out(from);
+  std::optional<std::string> reply;
+
+  if (keyword == Keyword::kOptOut) {
+    a.outcome = outcome::kOptOut;
+    if (is_number) txn.set_opted_out(from, true);
+  } else if (keyword == Keyword::kOptIn && (opted_out || !sms.opt_out_type.empty())) {
+    // YES/START are ordinary words for someone who never opted out ("Yes" to an agent's
+    // question), so they only act as opt-in for an opted-out sender or when Twilio says so.
+    a.outcome = outcome::kOptIn;
+    if (is_number) txn.set_opted_out(from, false);
+    opted_out = false;
+  } else if (keyword == Keyword::kHelp) {
+    a.outcome = outcome::kHelp;
+  } else if (owner.kind == Resolution::Kind::kUnknown) {
+    a.outcome = outcome::kUnknown;
+    // Short codes and alphanumeric senders cannot usefully be answered; unknown numbers
+    // get a capped number of replies (SMS-pumping protection).
+    int cap = config.limits.unknown_sender_replies_per_day;
+    if (is_number && txn.count_auto_replies_since(from, now - kDayMs, cap) < cap) {
+      reply = unknown_sender_reply(config.replies, sms.body, from);
+    }
+  } else if (owner.kind == Resolution::Kind::kAmbiguous) {
+    a.outcome = outcome::kAmbiguous;
+    reply = config.replies.error;
+  } else if (!owner.user->active) {
+    a.outcome = outcome::kInactive;
+    a.user_id = owner.user->id;
+    reply = config.replies.inactive_user;
+  } else if (opted_out) {
+    a.outcome = outcome::kOptedOut;
+    a.user_id = owner.user->id;
+  } else if (int limit = config.limits.per_sender_per_minute;  // 0 = no limit
+             limit > 0 && txn.count_routed_since(from, now - kMinuteMs, limit) >= limit) {
+    a.outcome = outcome::kRateLimited;
+    a.user_id = owner.user->id;
+  } else if (spam_points > config.spam.threshold) {
+    a.outcome = outcome::kSpam;
+    a.user_id = owner.user->id;
+  } else {
+    a.outcome = outcome::kRouted;
+    a.user_id = owner.user->id;
+  }
+  if (owner.kind == Resolution::Kind::kUser) a.user_id = owner.user->id;
+
+  // Twilio answers opt-out keywords itself, and an opted-out number gets nothing.
+  if (!sms.opt_out_type.empty() || opted_out || (reply && reply->empty())) reply.reset();
+  a.twiml = twiml_response(reply);
+
+  InboundRecord record;
+  record.message_sid = sms.message_sid;
+  record.account_sid = sms.account_sid;
+  record.from_number = from;
+  record.to_number = sms.to;
+  record.body = sms.body;
+  record.media_json = media_json(sms.media);
+  record.user_id = a.user_id;
+  record.outcome = a.outcome;
+  record.state = a.outcome == outcome::kRouted ? "pending" : "done";
+  record.auto_reply = reply.has_value();
+  if (a.outcome != outcome::kRouted) record.answer_twiml = a.twiml;
+  record.received_ms = now;
+  a.inbound_id = txn.insert_inbound(record);
+  if (a.outcome == outcome::kRouted) {
+    record.id = a.inbound_id;
+    a.record = std::move(record);
+  }
+
+  UsageLog in;
+  in.user_id = a.user_id;
+  in.phone_number = from;
+  in.direction = "inbound";
+  in.content = sms.body;
+  in.twilio_message_sid = sms.message_sid;
+  if (a.outcome == outcome::kSpam) {
+    LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(from)},
+             {"score", std::to_string(spam_points)});
+  }
+  in.metadata_json = nlohmann::json{{"outcome", a.outcome},
+                                    {"segments", body_segments},
+                                    {"num_media", sms.media.size()}}
+                         .dump();
+  txn.insert_usage_log(in);
+  if (reply) {
+    UsageLog out;
+    out.user_id = a.user_id;
+    out.phone_number = from;
+    out.direction = "outbound";
+    out.content = *reply;
+    out.metadata_json = nlohmann::json{{"outcome", a.outcome},
+                                       {"via", "inline"},
+                                       {"reply_to", sms.message_sid},
+                                       {"segments", count_segments(*reply).segments}}
+                            .dump();
+    txn.insert_usage_log(out);
+  }
+  return a;
 }
 
 std::string InboundService::answer_of_duplicate(const std::string& message_sid, int wait_ms) {

@@ -75,11 +75,14 @@ class InboundService {
 
  private:
   struct Admission;
-  // Decides and records the message; returns as soon as the writer has done so, before
-  // the commit (see Store::write_early), so a routed message's agent call overlaps it.
-  Admission admit(const InboundSms& sms, const SenderAddress& sender, const Config& config);
+  struct Pending;
+  // Queues the write that decides and records the message and returns at once (see
+  // Store::write_then): once decided, a routed message goes to the dispatcher while its
+  // batch commits, and for anything else the webhook's reply slot is released.
+  Store::CommitTicket admit(const SenderAddress& sender, const std::shared_ptr<Pending>& pending);
+  // On the writer thread: dedup, opt-out, limits, caps, spam; records the message.
+  Admission decide_and_record(WriteTxn& txn, const Pending& pending);
   std::string answer_of_duplicate(const std::string& message_sid, int wait_ms);
-  std::string await_reply(const Admission& admission, const std::shared_ptr<ReplySlot>& slot, int wait_ms);
 
   Store& store_;
   PhoneDirectory& directory_;

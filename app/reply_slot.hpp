@@ -19,7 +19,8 @@ class ReplySlot {
   };
 
   // Webhook side. Waits up to `wait` for the dispatcher. Returns the inline reply, or
-  // nullopt after giving the slot up (the dispatcher will then send the reply by REST).
+  // nullopt after giving the slot up (the dispatcher will then send the reply by REST) or
+  // once it was released.
   std::optional<Inline> await(std::chrono::milliseconds wait) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, wait, [&] { return state_ != State::kWaiting; });
@@ -27,6 +28,7 @@ class ReplySlot {
       state_ = State::kAbandoned;
       return std::nullopt;
     }
+    if (state_ == State::kReleased) return std::nullopt;
     // Claimed: the reply is being recorded; that takes one commit, so wait for it.
     cv_.wait_for(lock, std::chrono::seconds(10), [&] { return state_ == State::kFulfilled; });
     if (state_ != State::kFulfilled) return std::nullopt;
@@ -41,6 +43,16 @@ class ReplySlot {
     return true;
   }
 
+  // The message will not reach an agent (not routed, a duplicate, not stored): the
+  // webhook need not wait.
+  void release() {
+    {
+      std::lock_guard lock(mu_);
+      if (state_ == State::kWaiting) state_ = State::kReleased;
+    }
+    cv_.notify_all();
+  }
+
   void fulfil(std::optional<std::string> text) {
     {
       std::lock_guard lock(mu_);
@@ -51,7 +63,7 @@ class ReplySlot {
   }
 
  private:
-  enum class State { kWaiting, kClaimed, kFulfilled, kAbandoned };
+  enum class State { kWaiting, kClaimed, kFulfilled, kAbandoned, kReleased };
   std::mutex mu_;
   std::condition_variable cv_;
   State state_ = State::kWaiting;     // guarded by mu_

@@ -672,7 +672,8 @@ struct Store::Job {
   std::function<void(WriteTxn&)> fn;
   bool early = false;              // write_early: signal `ran` once fn has run
   std::exception_ptr fn_error;     // what fn threw; set before `ran`/`done`
-  std::promise<void> ran;          // early jobs only
+  std::promise<void> ran;          // early jobs without on_ran
+  std::function<void(std::exception_ptr)> on_ran;  // write_then: called instead of `ran`
   std::exception_ptr error;        // fn's error or the batch's; set before `done`
   std::promise<void> done;
   std::shared_future<void> committed;  // `done`, shareable by tickets
@@ -765,10 +766,12 @@ void Store::set_phone_change_listener(std::function<void(const std::vector<std::
   on_phone_change_ = std::move(fn);
 }
 
-std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn, bool early) {
+std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn, bool early,
+                                              std::function<void(std::exception_ptr)> on_ran) {
   auto job = std::make_shared<Job>();
   job->fn = std::move(fn);
   job->early = early;
+  job->on_ran = std::move(on_ran);
   job->committed = job->done.get_future().share();
   {
     std::lock_guard lock(queue_mu_);
@@ -793,6 +796,13 @@ Store::CommitTicket Store::submit_early(std::function<void(WriteTxn&)> fn) {
   if (job->fn_error) std::rethrow_exception(job->fn_error);
   CommitTicket ticket;
   ticket.job_ = std::move(job);
+  return ticket;
+}
+
+Store::CommitTicket Store::write_then(std::function<void(WriteTxn&)> fn,
+                                      std::function<void(std::exception_ptr)> on_ran) {
+  CommitTicket ticket;
+  ticket.job_ = enqueue_job(std::move(fn), true, std::move(on_ran));
   return ticket;
 }
 
@@ -926,8 +936,17 @@ void Store::notify_loop() {
       signals.swap(notify_queue_);
     }
     for (auto& s : signals) {
-      if (s.kind == Signal::kRan) s.job->ran.set_value();
-      else s.job->done.set_value();
+      if (s.kind == Signal::kDone) {
+        s.job->done.set_value();
+      } else if (!s.job->on_ran) {
+        s.job->ran.set_value();
+      } else {
+        try {
+          s.job->on_ran(s.job->fn_error);
+        } catch (const std::exception& e) {
+          LOG_ERROR("store.callback_failed", {"error", e.what()});
+        }
+      }
     }
     signals.clear();
   }

@@ -270,6 +270,14 @@ class Store {
     return {std::move(*result), std::move(ticket)};
   }
 
+  // The same without waiting at all: `fn` runs on the writer thread, then `on_ran` on the
+  // store's notifier thread with what `fn` threw (null if nothing) - or with the batch's
+  // error if the batch failed before `fn` ran. `fn` must stay valid until the returned
+  // ticket's wait() returns or `on_ran` has been called; `on_ran` must be quick and must not
+  // call the store. For callers that have something to hand on as soon as the write is
+  // decided (a routed webhook: its message to the dispatcher).
+  CommitTicket write_then(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_ran);
+
   // Writes waiting for the writer thread (not counting the batch it is running).
   std::size_t queued_writes();
 
@@ -342,7 +350,8 @@ class Store {
 
   void submit(std::function<void(WriteTxn&)> fn);
   CommitTicket submit_early(std::function<void(WriteTxn&)> fn);
-  std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn, bool early);
+  std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn, bool early,
+                                   std::function<void(std::exception_ptr)> on_ran = nullptr);
   void writer_loop();
   void run_batch(std::deque<std::shared_ptr<Job>>& batch);
   std::unique_ptr<Connection> acquire_reader();
