@@ -670,14 +670,14 @@ std::exception_ptr translate_sqlite_error(std::exception_ptr error) {
 
 struct Store::Job {
   std::function<void(WriteTxn&)> fn;
-  bool early = false;              // write_early: signal `ran` once fn has run
-  std::exception_ptr fn_error;     // what fn threw; set before `ran`/`done`
-  std::promise<void> ran;          // early jobs without on_ran
-  std::function<void(std::exception_ptr)> on_ran;  // write_then: called instead of `ran`
-  std::exception_ptr error;        // fn's error or the batch's; set before `done`
+  std::function<void(std::exception_ptr)> on_ran;  // write_then only: called once fn has run
+  std::exception_ptr fn_error;                     // what fn threw; set before on_ran
+  std::exception_ptr error;                        // fn's error or the batch's; set before `done`
   std::promise<void> done;
   std::shared_future<void> committed;  // `done`, shareable by tickets
-  bool ran_signalled = false;          // writer thread only: a `ran` signal is on its way
+  bool ran_signalled = false;          // writer thread only: on_ran's signal is on its way
+
+  bool early() const { return static_cast<bool>(on_ran); }
 };
 
 // Borrows a reader connection for the duration of one read.
@@ -766,11 +766,10 @@ void Store::set_phone_change_listener(std::function<void(const std::vector<std::
   on_phone_change_ = std::move(fn);
 }
 
-std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn, bool early,
+std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn,
                                               std::function<void(std::exception_ptr)> on_ran) {
   auto job = std::make_shared<Job>();
   job->fn = std::move(fn);
-  job->early = early;
   job->on_ran = std::move(on_ran);
   job->committed = job->done.get_future().share();
   {
@@ -785,24 +784,15 @@ std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn
 }
 
 void Store::submit(std::function<void(WriteTxn&)> fn) {
-  auto job = enqueue_job(std::move(fn), false);
+  auto job = enqueue_job(std::move(fn));
   job->committed.get();
   if (job->error) std::rethrow_exception(job->error);
-}
-
-Store::CommitTicket Store::submit_early(std::function<void(WriteTxn&)> fn) {
-  auto job = enqueue_job(std::move(fn), true);
-  job->ran.get_future().get();
-  if (job->fn_error) std::rethrow_exception(job->fn_error);
-  CommitTicket ticket;
-  ticket.job_ = std::move(job);
-  return ticket;
 }
 
 Store::CommitTicket Store::write_then(std::function<void(WriteTxn&)> fn,
                                       std::function<void(std::exception_ptr)> on_ran) {
   CommitTicket ticket;
-  ticket.job_ = enqueue_job(std::move(fn), true, std::move(on_ran));
+  ticket.job_ = enqueue_job(std::move(fn), std::move(on_ran));
   return ticket;
 }
 
@@ -859,12 +849,12 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
         conn.run("RELEASE job");
         changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
         window_adds.insert(window_adds.end(), txn.window_adds().begin(), txn.window_adds().end());
-        if (job->early) early_ran.push_back({job, Signal::kRan});
+        if (job->early()) early_ran.push_back({job, Signal::kRan});
       } catch (...) {
         take_back(txn.window_adds());
         job->error = translate_sqlite_error(std::current_exception());
         job->fn_error = job->error;
-        if (job->early) early_ran.push_back({job, Signal::kRan});
+        if (job->early()) early_ran.push_back({job, Signal::kRan});
         conn.finish_statements();
         try {
           conn.run("ROLLBACK TO job");
@@ -905,7 +895,7 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   for (auto& job : batch) {
     if (batch_error && !job->error) job->error = batch_error;
     // An early job whose fn never ran (the batch failed before it) learns it here.
-    if (job->early && !job->ran_signalled) {
+    if (job->early() && !job->ran_signalled) {
       job->fn_error = job->error;
       signals.push_back({job, Signal::kRan});
     }
@@ -938,8 +928,6 @@ void Store::notify_loop() {
     for (auto& s : signals) {
       if (s.kind == Signal::kDone) {
         s.job->done.set_value();
-      } else if (!s.job->on_ran) {
-        s.job->ran.set_value();
       } else {
         try {
           s.job->on_ran(s.job->fn_error);

@@ -139,7 +139,7 @@ class WriteTxn {
   // Ends agent work on a message: state done or failed, the reply (if any), the error,
   // and the webhook's answer when the reply went back inline. Both calls name the message
   // by id and MessageSid and return false when no such row exists: a message admitted by
-  // write_early() whose batch failed was never stored, and its id may since belong to
+  // write_then() whose batch failed was never stored, and its id may since belong to
   // another message.
   bool finish_inbound(std::int64_t inbound_id, const std::string& message_sid, const std::string& state,
                       const std::optional<std::string>& reply, const std::string& error,
@@ -247,7 +247,7 @@ class Store {
     }
   }
 
-  // The pending commit of a write_early(). wait() blocks until that commit is durable and
+  // The pending commit of a write_then(). wait() blocks until that commit is durable and
   // throws StoreError(kUnavailable) if it failed.
   class CommitTicket {
    public:
@@ -258,24 +258,16 @@ class Store {
     std::shared_ptr<Job> job_;
   };
 
-  // Like write(), but returns `fn`'s result as soon as `fn` has run on the writer thread,
-  // before its batch commits, with a ticket for that commit. Nothing that depends on the
-  // write may be shown to the outside world (an HTTP 200, a message sent) before the
-  // ticket's wait() returns, or before a later write() returns: batches commit in order,
-  // and a failed batch leaves nothing behind. Throws what `fn` throws.
-  template <class F>
-  auto write_early(F&& fn) -> std::pair<std::invoke_result_t<F&, WriteTxn&>, CommitTicket> {
-    std::optional<std::invoke_result_t<F&, WriteTxn&>> result;
-    CommitTicket ticket = submit_early([&fn, &result](WriteTxn& txn) { result.emplace(fn(txn)); });
-    return {std::move(*result), std::move(ticket)};
-  }
-
-  // The same without waiting at all: `fn` runs on the writer thread, then `on_ran` on the
-  // store's notifier thread with what `fn` threw (null if nothing) - or with the batch's
-  // error if the batch failed before `fn` ran. `fn` must stay valid until the returned
-  // ticket's wait() returns or `on_ran` has been called; `on_ran` must be quick and must not
-  // call the store. For callers that have something to hand on as soon as the write is
-  // decided (a routed webhook: its message to the dispatcher).
+  // Queues `fn` for the next batch and returns at once with a ticket for its commit. As
+  // soon as the writer has run `fn` (before the batch commits), `on_ran` is called on the
+  // store's notifier thread with what `fn` threw (null if nothing), or with the batch's
+  // error if the batch failed before `fn` ran; always before the ticket's wait() returns.
+  // For callers with something to hand on once the write is decided (a routed webhook: its
+  // message to the dispatcher, whose agent call then overlaps the commit). Nothing that
+  // depends on the write may be shown to the outside world (an HTTP 200, a message sent)
+  // before the ticket's wait() returns or a later write() returns: batches commit in order,
+  // and a failed batch leaves nothing behind. `fn` must stay valid until then; `on_ran`
+  // must be quick and must not call the store. Throws StoreError if the store is stopping.
   CommitTicket write_then(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_ran);
 
   // Writes waiting for the writer thread (not counting the batch it is running).
@@ -299,7 +291,7 @@ class Store {
     std::vector<HistoryEntry> history;  // see history()
   };
   std::optional<DeliveryContext> delivery_context(std::int64_t inbound_id, int history_limit);
-  // The same for a message in hand that may not be committed yet (see write_early): its
+  // The same for a message in hand that may not be committed yet (see write_then): its
   // owner and history from the database.
   DeliveryContext delivery_context(InboundRecord message, int history_limit);
   std::vector<InboundRecord> pending_inbound();
@@ -349,8 +341,7 @@ class Store {
                                                        int history_limit);
 
   void submit(std::function<void(WriteTxn&)> fn);
-  CommitTicket submit_early(std::function<void(WriteTxn&)> fn);
-  std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn, bool early,
+  std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn,
                                    std::function<void(std::exception_ptr)> on_ran = nullptr);
   void writer_loop();
   void run_batch(std::deque<std::shared_ptr<Job>>& batch);

@@ -479,10 +479,11 @@ TEST_CASE("A write returns its lambda's value once committed", "[store]") {
   CHECK(got->message_sid == "SM1");
 }
 
-TEST_CASE("write_early returns its lambda's value with a ticket whose wait() returns once readers can see it",
+TEST_CASE("write_then calls on_ran once the writer has run the lambda, and the ticket's wait() returns once "
+          "readers can see the write",
           "[store]") {
   Fixture f;
-  // Hold the writer so that the early write shares a batch with a plain one after it.
+  // Hold the writer so that the write shares a batch with a plain one after it.
   std::latch holder_running(1);
   std::latch release_holder(1);
   std::thread holder([&] {
@@ -492,40 +493,49 @@ TEST_CASE("write_early returns its lambda's value with a ticket whose wait() ret
     });
   });
   holder_running.wait();
-  std::promise<std::pair<std::int64_t, Store::CommitTicket>> early;
-  std::thread early_writer([&] {
-    early.set_value(f.store.write_early([](WriteTxn& txn) {
-      return txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
-    }));
-  });
-  while (f.store.queued_writes() != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::int64_t id = 0;
+  std::promise<std::exception_ptr> ran;
+  auto ticket = f.store.write_then(
+      [&](WriteTxn& txn) {
+        id = txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
+      },
+      [&](std::exception_ptr error) { ran.set_value(error); });
   std::thread plain([&] {
     f.store.write([](WriteTxn& txn) { txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, "unknown", kStart)); });
   });
   while (f.store.queued_writes() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   release_holder.count_down();
 
-  auto [id, ticket] = early.get_future().get();
+  CHECK(ran.get_future().get() == nullptr);
   CHECK(id > 0);
   ticket.wait();
   auto stored = f.store.inbound_by_id(id);
   REQUIRE(stored);
   CHECK(stored->message_sid == "SM1");
   holder.join();
-  early_writer.join();
   plain.join();
   CHECK(f.store.inbound_by_sid("SM2").has_value());
 }
 
-TEST_CASE("write_early rethrows its lambda's exception at once and the row it named stays unknown", "[store]") {
+TEST_CASE("write_then hands its lambda's exception to on_ran and to the ticket, and nothing of it is stored",
+          "[store]") {
   Fixture f;
-  CHECK_THROWS_AS(f.store.write_early([](WriteTxn& txn) -> int {
-    txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
-    throw DeliberateFailure("no");
-  }),
-                  DeliberateFailure);
+  std::promise<std::exception_ptr> ran;
+  auto ticket = f.store.write_then(
+      [](WriteTxn& txn) {
+        txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
+        throw DeliberateFailure("no");
+      },
+      [&](std::exception_ptr error) { ran.set_value(error); });
+  auto error = ran.get_future().get();
+  REQUIRE(error != nullptr);
+  CHECK_THROWS_AS(std::rethrow_exception(error), DeliberateFailure);
+  CHECK_THROWS_AS(ticket.wait(), DeliberateFailure);
   CHECK_FALSE(f.store.inbound_by_sid("SM1").has_value());
-  // finish_inbound and record_attempt name the message by id and MessageSid.
+}
+
+TEST_CASE("finish_inbound and record_attempt only touch the message named by both id and MessageSid", "[store]") {
+  Fixture f;
   auto id = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, "routed", kStart));
   CHECK_FALSE(f.store.write([&](WriteTxn& txn) { return txn.finish_inbound(id, "SM-other", "done", "x", ""); }));
   CHECK_FALSE(f.store.write([&](WriteTxn& txn) { return txn.record_attempt(id, "SM-other", "e"); }));
