@@ -39,8 +39,9 @@ expect_eq() {  # WHAT ACTUAL EXPECTED
 }
 
 # 1. Tools: dpkg-shlibdeps (dpkg-dev) and `file` for CPack, lintian; adduser for the
-#    install test (the package depends on it).
-scripts/install-deps.sh dpkg-dev file lintian adduser
+#    install test (the package depends on it); systemd-analyze (systemd) and man-db for
+#    `verify`, which looks up the unit's Documentation= man page.
+scripts/install-deps.sh dpkg-dev file lintian adduser systemd man-db
 
 # Leaves the machine as it was: the package purged (if a check stopped the script
 # half-way) and the user and group gone if the install created them (purge keeps them,

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # With the tools packaging/check-deb.sh needs, so that one apt-get run installs everything.
-scripts/install-deps.sh dpkg-dev file lintian adduser
+scripts/install-deps.sh dpkg-dev file lintian adduser systemd man-db
 scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 600 -j"$(nproc)")
 packaging/check-deb.sh build
