@@ -53,49 +53,43 @@ sigset_t block_service_signals() {
 }
 
 // Settings read once at start (by the HTTP server, the store, the agent and Twilio clients,
-// the sync connection): a reload cannot change them. Returns the ones that differ.
-std::string restart_only_changes(const Config& a, const Config& b) {
-  std::string changed;
-  auto check = [&](bool differs, const char* key) {
-    if (!differs) return;
-    if (!changed.empty()) changed += ',';
-    changed += key;
-  };
-  check(a.listen.host != b.listen.host || a.listen.port != b.listen.port, "listen");
-  check(a.database.path != b.database.path, "database.path");
-  check(a.agent.url != b.agent.url, "agent.url");
-  check(a.agent.token != b.agent.token, "agent.token");
-  check(a.agent.concurrency != b.agent.concurrency, "agent.concurrency");
-  check(a.twilio.account_sid != b.twilio.account_sid, "twilio.account_sid (sending)");
-  check(a.twilio.auth_token != b.twilio.auth_token, "twilio.auth_token (sending; signatures use the new one)");
-  check(a.twilio.api_base_url != b.twilio.api_base_url, "twilio.api_base_url");
-  check(a.cache.capacity != b.cache.capacity, "cache.capacity");
-  check(a.limits.max_body_bytes != b.limits.max_body_bytes, "limits.max_body_bytes");
-  check(a.phone.default_region != b.phone.default_region, "phone.default_region");
-  check(a.sync.postgres_url != b.sync.postgres_url || a.sync.interval_s != b.sync.interval_s ||
-            a.sync.edge_id != b.sync.edge_id || a.sync.log_retention_days != b.sync.log_retention_days,
-        "sync");
-  return changed;
+// the sync connection): a reload cannot change them. Calls visit(name, next's field,
+// running's field, kept) for each; `kept` is false for the two twilio.* values that are
+// also read live (signatures, the AccountSid check), which a reload does change.
+template <class Visit>
+void for_each_restart_only(Config& next, const Config& running, Visit visit) {
+  visit("listen.host", next.listen.host, running.listen.host, true);
+  visit("listen.port", next.listen.port, running.listen.port, true);
+  visit("database.path", next.database.path, running.database.path, true);
+  visit("agent.url", next.agent.url, running.agent.url, true);
+  visit("agent.token", next.agent.token, running.agent.token, true);
+  visit("agent.concurrency", next.agent.concurrency, running.agent.concurrency, true);
+  visit("twilio.account_sid (sending)", next.twilio.account_sid, running.twilio.account_sid, false);
+  visit("twilio.auth_token (sending; signatures use the new one)", next.twilio.auth_token,
+        running.twilio.auth_token, false);
+  visit("twilio.api_base_url", next.twilio.api_base_url, running.twilio.api_base_url, true);
+  visit("cache.capacity", next.cache.capacity, running.cache.capacity, true);
+  visit("limits.max_body_bytes", next.limits.max_body_bytes, running.limits.max_body_bytes, true);
+  visit("phone.default_region", next.phone.default_region, running.phone.default_region, true);
+  visit("sync.postgres_url", next.sync.postgres_url, running.sync.postgres_url, true);
+  visit("sync.interval_s", next.sync.interval_s, running.sync.interval_s, true);
+  visit("sync.edge_id", next.sync.edge_id, running.sync.edge_id, true);
+  visit("sync.log_retention_days", next.sync.log_retention_days, running.sync.log_retention_days, true);
 }
 
-// Puts the running values of the restart-only settings back into `next`, so that what
-// the rest of the service reads is what is in force (a sync.postgres_url that appeared by
-// reload would otherwise make user writes answer 409 with no sync running). The two
-// twilio.* values that are also read live (signatures, the AccountSid check) stay new.
-void keep_restart_only(const Config& running, Config& next) {
-  next.listen = running.listen;
-  next.database.path = running.database.path;
-  next.agent.url = running.agent.url;
-  next.agent.token = running.agent.token;
-  next.agent.concurrency = running.agent.concurrency;
-  next.twilio.api_base_url = running.twilio.api_base_url;
-  next.cache.capacity = running.cache.capacity;
-  next.limits.max_body_bytes = running.limits.max_body_bytes;
-  next.phone.default_region = running.phone.default_region;
-  next.sync.postgres_url = running.sync.postgres_url;
-  next.sync.interval_s = running.sync.interval_s;
-  next.sync.edge_id = running.sync.edge_id;
-  next.sync.log_retention_days = running.sync.log_retention_days;
+// Names the restart-only settings that `next` changes, then puts the running values back,
+// so that what the rest of the service reads is what is in force (a sync.postgres_url that
+// appeared by reload would otherwise make user writes answer 409 with no sync running).
+std::string keep_restart_only(const Config& running, Config& next) {
+  std::string changed;
+  auto visit = [&](const char* name, auto& next_value, const auto& running_value, bool kept) {
+    if (next_value == running_value) return;
+    if (!changed.empty()) changed += ',';
+    changed += name;
+    if (kept) next_value = running_value;
+  };
+  for_each_restart_only(next, running, visit);
+  return changed;
 }
 
 // SIGHUP: re-read the file; keep the old configuration if the new one is wrong.
@@ -104,11 +98,10 @@ void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& dir
   try {
     Config next = where.load();
     validate_service_config(next);
-    if (auto pending = restart_only_changes(*settings.current(), next); !pending.empty()) {
+    if (auto pending = keep_restart_only(*settings.current(), next); !pending.empty()) {
       LOG_WARN("config.reload_partial", {"needs_restart", pending},
                {"hint", "these settings take effect after a restart; the others apply now"});
     }
-    keep_restart_only(*settings.current(), next);
     apply_logging(next);
     if (central_sync) {
       central_sync->rebase(next);  // central overrides stay on top

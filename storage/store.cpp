@@ -666,6 +666,13 @@ std::exception_ptr translate_sqlite_error(std::exception_ptr error) {
   }
 }
 
+// The first column of the first row of `sql`, an integer (a count, a maximum).
+std::int64_t single_int(Connection& conn, const std::string& sql) {
+  auto& st = conn.prepare(sql);
+  st.executeStep();
+  return st.getColumn(0).getInt64();
+}
+
 }  // namespace
 
 struct Store::Job {
@@ -1193,12 +1200,12 @@ std::vector<std::pair<std::int64_t, std::string>> Store::phone_changes_after(std
   });
 }
 
+std::int64_t Store::read_int(const char* context, const std::string& sql) {
+  return with_reader(context, [&](Connection& conn) { return single_int(conn, sql); });
+}
+
 std::int64_t Store::last_phone_change_seq() {
-  return with_reader("reading number changes", [&](Connection& conn) {
-    auto& st = conn.prepare("SELECT coalesce(max(seq), 0) FROM phone_changes");
-    st.executeStep();
-    return st.getColumn(0).getInt64();
-  });
+  return read_int("reading number changes", "SELECT coalesce(max(seq), 0) FROM phone_changes");
 }
 
 Store::OldestPending Store::oldest_pending() {
@@ -1225,29 +1232,17 @@ constexpr const char* kAmbiguousNumbers =
     "GROUP BY m.phone_number HAVING count(DISTINCT m.user_id) > 1";
 
 std::int64_t Store::count_ambiguous_numbers() {
-  return with_reader("counting ambiguous numbers", [&](Connection& conn) {
-    auto& st = conn.prepare(std::string("SELECT count(*) FROM (") + kAmbiguousNumbers + ")");
-    st.executeStep();
-    return st.getColumn(0).getInt64();
-  });
+  return read_int("counting ambiguous numbers", std::string("SELECT count(*) FROM (") + kAmbiguousNumbers + ")");
 }
 
 std::int64_t Store::count_unpushed_usage_logs() {
-  return with_reader("counting unpushed usage logs", [&](Connection& conn) {
-    auto& st = conn.prepare("SELECT count(*) FROM usage_logs WHERE pushed_ms IS NULL");
-    st.executeStep();
-    return st.getColumn(0).getInt64();
-  });
+  return read_int("counting unpushed usage logs", "SELECT count(*) FROM usage_logs WHERE pushed_ms IS NULL");
 }
 
 StoreStats Store::stats() {
   return with_reader("reading statistics", [&](Connection& conn) {
     StoreStats s;
-    auto scalar = [&](const char* sql) {
-      auto& st = conn.prepare(sql);
-      st.executeStep();
-      return st.getColumn(0).getInt64();
-    };
+    auto scalar = [&](const char* sql) { return single_int(conn, sql); };
     s.users = scalar("SELECT count(*) FROM users");
     s.active_users = scalar("SELECT count(*) FROM users WHERE is_active = 1");
     s.mappings = scalar("SELECT count(*) FROM phone_mappings");
@@ -1302,11 +1297,8 @@ std::string Store::db_epoch() {
 }
 
 std::int64_t Store::usage_log_sequence() {
-  return with_reader("reading the usage log sequence", [&](Connection& conn) {
-    auto& st = conn.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'usage_logs'");
-    st.executeStep();
-    return st.getColumn(0).getInt64();
-  });
+  return read_int("reading the usage log sequence",
+                  "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'usage_logs'");
 }
 
 void Store::check_health() {

@@ -337,6 +337,8 @@ class Store {
   // Runs `fn(Connection&)` on a pooled read connection, translating SQLite errors.
   template <class F>
   auto with_reader(const char* context, F&& fn) -> std::invoke_result_t<F&, Connection&>;
+  // One integer read on a pooled connection (see single_int in store.cpp).
+  std::int64_t read_int(const char* context, const std::string& sql);
   std::optional<DeliveryContext> read_delivery_context(std::int64_t inbound_id, std::optional<InboundRecord> message,
                                                        int history_limit);
 

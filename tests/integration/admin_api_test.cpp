@@ -22,10 +22,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kAda = "+15145550101";
-constexpr const char* kAdaSecond = "+15145550102";
-constexpr const char* kBob = "+15145550201";
-constexpr const char* kStranger = "+15145550999";
 constexpr const char* kAdminToken = "admin-token-for-admin-api-tests-0123456789";
 constexpr const char* kAgentToken = "agent-token-for-admin-api-tests-42";
 constexpr const char* kSecondaryAuthToken = "secondary-auth-token-for-rotation-77";

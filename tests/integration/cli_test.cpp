@@ -20,11 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kAda = "+15145550101";
-constexpr const char* kAdaExtra = "+15145550102";
-constexpr const char* kBob = "+15145550201";
-constexpr const char* kNobody = "+15145550999";
-
 // A config file in a temporary directory; every run writes the current `config` first.
 struct Cli {
   TempDir dir;
@@ -190,7 +185,7 @@ TEST_CASE("users add with --inactive creates an inactive user") {
 
 TEST_CASE("users show with a phone number says which user owns it and whether it is the primary or an extra number") {
   Cli cli;
-  REQUIRE(cli.run({"users", "add", "--id", "1", "--phone", kAda, "--phone", kAdaExtra}).status == 0);
+  REQUIRE(cli.run({"users", "add", "--id", "1", "--phone", kAda, "--phone", kAdaSecond}).status == 0);
   REQUIRE(cli.run({"users", "add", "--id", "2", "--phone", kBob}).status == 0);
 
   auto primary = cli.run({"users", "show", kAda});
@@ -199,16 +194,16 @@ TEST_CASE("users show with a phone number says which user owns it and whether it
 
   auto extra = cli.run({"users", "show", "(514) 555-0102"});  // national format
   REQUIRE(extra.status == 0);
-  CHECK(contains(extra.out, std::string(kAdaExtra) + " belongs to user 1 (extra number)"));
+  CHECK(contains(extra.out, std::string(kAdaSecond) + " belongs to user 1 (extra number)"));
 
   auto bob = cli.run({"users", "show", kBob});
   REQUIRE(bob.status == 0);
   CHECK(contains(bob.out, std::string(kBob) + " belongs to user 2 (primary number)"));
 
-  auto unknown = cli.run({"users", "show", kNobody});
+  auto unknown = cli.run({"users", "show", kStranger});
   CHECK(unknown.status == 1);
   REQUIRE(lines_of(unknown.err).size() == 1);
-  CHECK(contains(unknown.err, kNobody));
+  CHECK(contains(unknown.err, kStranger));
   CHECK(contains(unknown.err, "not registered"));
   CHECK(unknown.out.empty());
 
@@ -224,7 +219,7 @@ TEST_CASE("users show with a phone number says which user owns it and whether it
 
 TEST_CASE("users enable and disable and remove change the user and a missing id exits 1 naming it") {
   Cli cli;
-  REQUIRE(cli.run({"users", "add", "--id", "1", "--phone", kAda, "--phone", kAdaExtra}).status == 0);
+  REQUIRE(cli.run({"users", "add", "--id", "1", "--phone", kAda, "--phone", kAdaSecond}).status == 0);
 
   auto disable = cli.run({"users", "disable", "1"});
   REQUIRE(disable.status == 0);
@@ -238,7 +233,7 @@ TEST_CASE("users enable and disable and remove change the user and a missing id 
   REQUIRE(remove.status == 0);
   CHECK(cli.run({"users", "show", "1"}).status == 1);
   CHECK(cli.run({"users", "show", kAda}).status == 1);
-  CHECK(cli.run({"users", "show", kAdaExtra}).status == 1);  // the extra number went with its user
+  CHECK(cli.run({"users", "show", kAdaSecond}).status == 1);  // the extra number went with its user
   CHECK(lines_of(cli.users_list()).size() == 1);
 
   for (const char* verb : {"enable", "disable", "remove"}) {
@@ -280,10 +275,10 @@ TEST_CASE("users phones add and remove give and take away an extra number") {
   CHECK(cli.run({"users", "show", "1"}).status == 0);  // the user keeps its primary number
   CHECK_FALSE(contains(cli.users_list(), "+15145550109"));
 
-  auto unknown = cli.run({"users", "phones", "remove", kNobody});
+  auto unknown = cli.run({"users", "phones", "remove", kStranger});
   CHECK(unknown.status == 1);
   REQUIRE(lines_of(unknown.err).size() == 1);
-  CHECK(contains(unknown.err, kNobody));
+  CHECK(contains(unknown.err, kStranger));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -431,7 +426,7 @@ TEST_CASE("users import reads RFC 4180 quoted fields with commas and quotes and 
 
 TEST_CASE("with sync.postgres_url set user writes exit 2 explaining that the central database owns users while reads work") {
   Cli cli;
-  REQUIRE(cli.run({"users", "add", "--id", "1", "--phone", kAda, "--phone", kAdaExtra}).status == 0);
+  REQUIRE(cli.run({"users", "add", "--id", "1", "--phone", kAda, "--phone", kAdaSecond}).status == 0);
   auto before = cli.users_list();
   auto csv = cli.csv("users.csv", "phone_number\n+15145550301\n");
 
@@ -443,7 +438,7 @@ TEST_CASE("with sync.postgres_url set user writes exit 2 explaining that the cen
       {"users", "disable", "1"},
       {"users", "remove", "1"},
       {"users", "phones", "add", "1", "+15145550302"},
-      {"users", "phones", "remove", kAdaExtra},
+      {"users", "phones", "remove", kAdaSecond},
   };
   for (const auto& args : writes) {
     INFO(args[1] << (args.size() > 2 ? " " + args[2] : ""));
@@ -461,7 +456,7 @@ TEST_CASE("with sync.postgres_url set user writes exit 2 explaining that the cen
   auto show = cli.run({"users", "show", "1"});
   CHECK(show.status == 0);
   CHECK(contains(show.out, "user 1 (active)"));
-  auto owner = cli.run({"users", "show", kAdaExtra});
+  auto owner = cli.run({"users", "show", kAdaSecond});
   CHECK(owner.status == 0);
   CHECK(contains(owner.out, "belongs to user 1 (extra number)"));
 }
@@ -701,7 +696,7 @@ TEST_CASE("simulate from an unregistered number prints the unregistered reply") 
   TempDir dir;
   Service service(dir, base_config(dir));
   service.start();
-  auto r = service.cli({"simulate", "--target", local_url(service.port()), "--from", kNobody, "hi"});
+  auto r = service.cli({"simulate", "--target", local_url(service.port()), "--from", kStranger, "hi"});
   CHECK(r.status == 0);
   CHECK(contains(r.out, "not registered"));
   CHECK_FALSE(contains(r.out, "Echo:"));

@@ -63,6 +63,12 @@ constexpr const char* kAuthToken = "test-auth-token-0123456789abcdef";
 constexpr const char* kAccountSid = "AC00000000000000000000000000000001";
 constexpr const char* kRouterNumber = "+15005550006";
 
+// The senders most tests use: Ada (two numbers), Bob, and a number nobody has.
+constexpr const char* kAda = "+15145550101";
+constexpr const char* kAdaSecond = "+15145550102";
+constexpr const char* kBob = "+15145550201";
+constexpr const char* kStranger = "+15145550999";
+
 // `sms-router serve` as a child process.
 class Service {
  public:

@@ -26,11 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kAda = "+15145550101";
-constexpr const char* kAdaSecond = "+15145550102";
-constexpr const char* kBob = "+15145550201";
-constexpr const char* kStranger = "+15145550999";
-
 // The distribution's interpreter, where python3-prometheus-client lives; a python3 earlier
 // on PATH (a virtualenv, pyenv) would not have it.
 constexpr const char* kPython = "/usr/bin/python3";

@@ -28,9 +28,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kAda = "+15145550101";
-constexpr const char* kAdaSecond = "+15145550102";
-constexpr const char* kBob = "+15145550201";
 // A second router number: replies must come from the number the user wrote to.
 constexpr const char* kOtherRouterNumber = "+15145550900";
 constexpr const char* kAdminToken = "admin-token-for-pipeline-tests-0123456789";

@@ -37,11 +37,11 @@ struct Person {
   const char* e164;
   const char* national;  // the national significant number: a full number too
 };
-const Person kAda{"+15145550101", "5145550101"};
-const Person kAdaSecond{"+15145550102", "5145550102"};
-const Person kBob{"+442079460958", "2079460958"};
-const Person kCarol{"+33612345678", "612345678"};  // inactive
-const Person kStranger{"+15145550999", "5145550999"};
+const Person kAdaPerson{"+15145550101", "5145550101"};
+const Person kAdaSecondPerson{"+15145550102", "5145550102"};
+const Person kBobPerson{"+442079460958", "2079460958"};
+const Person kCarolPerson{"+33612345678", "612345678"};  // inactive
+const Person kStrangerPerson{"+15145550999", "5145550999"};
 
 // Message bodies, each with a word that appears nowhere else.
 const std::vector<std::string> kBodies = {
@@ -139,10 +139,10 @@ TEST_CASE("no secret, full phone number or message body in logs, health, metrics
 
   // Users first: with sync configured, local user writes are refused.
   Service setup(dir, config);
-  REQUIRE(setup.cli({"users", "add", "--id", "1", "--phone", kAda.e164, "--phone", kAdaSecond.e164,
+  REQUIRE(setup.cli({"users", "add", "--id", "1", "--phone", kAdaPerson.e164, "--phone", kAdaSecondPerson.e164,
                      "--email", "ada@example.com", "--name", "Ada"}).status == 0);
-  REQUIRE(setup.cli({"users", "add", "--id", "2", "--phone", kBob.e164}).status == 0);
-  REQUIRE(setup.cli({"users", "add", "--id", "3", "--phone", kCarol.e164, "--inactive"}).status == 0);
+  REQUIRE(setup.cli({"users", "add", "--id", "2", "--phone", kBobPerson.e164}).status == 0);
+  REQUIRE(setup.cli({"users", "add", "--id", "3", "--phone", kCarolPerson.e164, "--inactive"}).status == 0);
 
   config["sync"]["postgres_url"] = kPostgresUrl;
   config["sync"]["interval_s"] = 1;
@@ -154,16 +154,16 @@ TEST_CASE("no secret, full phone number or message body in logs, health, metrics
   std::vector<std::pair<std::string, std::string>> outputs;
 
   // Traffic.
-  CHECK(twiml_message(send(port, kAda, kBodies[0]).body) == "agent 1: " + kBodies[0]);
-  CHECK(twiml_message(send(port, kAdaSecond, kBodies[1]).body) == "agent 1: " + kBodies[1]);
-  CHECK(send(port, kBob, kBodies[2]).status == 200);
+  CHECK(twiml_message(send(port, kAdaPerson, kBodies[0]).body) == "agent 1: " + kBodies[0]);
+  CHECK(twiml_message(send(port, kAdaSecondPerson, kBodies[1]).body) == "agent 1: " + kBodies[1]);
+  CHECK(send(port, kBobPerson, kBodies[2]).status == 200);
   // Bob's message reaches the agent on the second attempt (its reply goes back inline or,
   // past agent.inline_wait_ms, through the REST API); then Bob opts out.
   CHECK(eventually([&] { return agent.count() == 4; }, std::chrono::seconds(20)));
-  CHECK(send(port, kStranger, kBodies[3]).status == 200);
-  CHECK(send(port, kCarol, kBodies[4]).status == 200);
-  CHECK(send(port, kBob, "STOP").status == 200);
-  auto forged = post_webhook(port, sms_fields({kAda.e164, kBodies[5]}), "not-the-auth-token");
+  CHECK(send(port, kStrangerPerson, kBodies[3]).status == 200);
+  CHECK(send(port, kCarolPerson, kBodies[4]).status == 200);
+  CHECK(send(port, kBobPerson, "STOP").status == 200);
+  auto forged = post_webhook(port, sms_fields({kAdaPerson.e164, kBodies[5]}), "not-the-auth-token");
   CHECK(forged.status == 403);
   outputs.emplace_back("forged webhook answer", forged.body);
 
@@ -236,7 +236,7 @@ TEST_CASE("no secret, full phone number or message body in logs, health, metrics
 
   std::vector<std::string> forbidden = {kTwilioToken, kSecondaryToken, kAgentToken,      kAdminToken,
                                         kPostgresPassword, kPostgresUrl, "short-admin-secret-9f8e"};
-  const std::vector<Person> people = {kAda, kAdaSecond, kBob, kCarol, kStranger};
+  const std::vector<Person> people = {kAdaPerson, kAdaSecondPerson, kBobPerson, kCarolPerson, kStrangerPerson};
   for (const Person& p : people) {
     forbidden.emplace_back(p.e164);
     forbidden.emplace_back(p.e164 + 1);  // without '+'

@@ -110,7 +110,7 @@ TEST_CASE("a reload leaves restart-only settings as they run and says which ones
   write_file(service.config_path(), config.dump());
   ::kill(service.pid(), SIGHUP);
   REQUIRE(eventually([&] { return service.log().find("event=config.reloaded") != std::string::npos; }));
-  CHECK(service.log().find("event=config.reload_partial needs_restart=cache.capacity,sync") != std::string::npos);
+  CHECK(service.log().find("event=config.reload_partial needs_restart=cache.capacity,sync.postgres_url") != std::string::npos);
   CHECK(add_user("+15145550402").status == 201);
   CHECK(http_get(service.port(), "/sms-router/health").body.find("\"enabled\":false") != std::string::npos);
 }

@@ -14,11 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kAda = "+15145550101";
-constexpr const char* kAdaSecond = "+15145550102";
-constexpr const char* kBob = "+15145550201";
-constexpr const char* kStranger = "+15145550999";
-
 struct Fixture {
   TempDir dir;
   FakeAgent agent;

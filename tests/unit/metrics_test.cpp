@@ -172,6 +172,8 @@ TEST_CASE("the exposition shows every webhook outcome from the start and the val
   r.outbound_queue = 1;
   r.ambiguous_numbers = 2;
   r.usage_logs_unpushed = 9;
+  r.oldest_agent_wait_s = 12.5;
+  r.oldest_outbound_wait_s = 0;
   auto s = samples(render_metrics(m, r));
 
   for (auto outcome : kWebhookOutcomes) {
@@ -202,6 +204,8 @@ TEST_CASE("the exposition shows every webhook outcome from the start and the val
   CHECK(s["sms_router_sync_failures_total"] == "1");
   CHECK(std::stod(s["sms_router_sync_last_success_timestamp_seconds"]) == Approx(1767225600.123));
   CHECK(s["sms_router_usage_logs_unpushed"] == "9");
+  CHECK(s["sms_router_oldest_pending_age_seconds{queue=\"agent\"}"] == "12.5");
+  CHECK(s["sms_router_oldest_pending_age_seconds{queue=\"outbound\"}"] == "0");
 }
 
 TEST_CASE("database values that could not be read are left out while the rest still renders") {
