@@ -32,7 +32,7 @@ Dispatcher::Dispatcher(Store& store, Agent& agent, Sender& sender, const Setting
       settings_(settings),
       clock_(clock),
       options_(options),
-      scheduler_(clock, [this](const UserId&, Task& task) { return deliver(task); }) {}
+      scheduler_(clock, "dispatch", [this](const UserId&, Task& task) { return deliver(task); }) {}
 
 void Dispatcher::start() {
   auto pending = store_.pending_inbound();

@@ -17,6 +17,7 @@
 #include "app/text.hpp"
 #include "app/twilio_signature.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"
 
@@ -199,7 +200,10 @@ int HttpServer::bind(const std::string& host, int port) {
 }
 
 void HttpServer::start() {
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    name_this_thread("http");  // cpp-httplib's worker threads, started from here, inherit it
+    server_->listen_after_bind();
+  });
 }
 
 void HttpServer::stop() {

@@ -187,6 +187,9 @@ MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, cons
   r.cache_entries = cache.entries;
   r.agent_queue = dispatcher.queue_depth();
   r.outbound_queue = sender.queue_depth();
+  auto writer = store.writer_counts();
+  r.db_writes = writer.writes;
+  r.db_commits = writer.commits;
   try {
     r.ambiguous_numbers = ambiguous.read(store);
     r.usage_logs_unpushed = sync_enabled ? store.count_unpushed_usage_logs() : 0;
@@ -232,6 +235,12 @@ std::string render_metrics(const Metrics& m, const MetricsReadings& r) {
              "Work waiting in memory: messages for agents, outgoing SMS for Twilio");
   out.sample("sms_router_queue_depth", "queue=\"agent\"", r.agent_queue);
   out.sample("sms_router_queue_depth", "queue=\"outbound\"", r.outbound_queue);
+
+  out.counter("sms_router_db_writes_total", "Writes to the local database in committed transactions", r.db_writes);
+  out.counter("sms_router_db_commits_total",
+              "Transactions committed to the local database (each one fsync); writes per commit is how "
+              "well concurrent webhooks share them",
+              r.db_commits);
 
   if (r.oldest_agent_wait_s && r.oldest_outbound_wait_s) {
     out.family("sms_router_oldest_pending_age_seconds", "gauge",

@@ -127,6 +127,8 @@ struct MetricsReadings {
   std::uint64_t cache_entries = 0;
   std::uint64_t agent_queue = 0;
   std::uint64_t outbound_queue = 0;
+  std::uint64_t db_writes = 0;
+  std::uint64_t db_commits = 0;
   // From the database; absent when it could not be read (the rest still renders).
   std::optional<std::int64_t> ambiguous_numbers;
   std::optional<std::int64_t> usage_logs_unpushed;

@@ -1,6 +1,7 @@
 #include "app/pruner.hpp"
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "storage/store.hpp"
 
 namespace smsr {
@@ -20,7 +21,10 @@ Pruner::Pruner(Store& store, const Settings& settings, const Clock& clock)
 Pruner::~Pruner() { stop(); }
 
 void Pruner::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("pruner");
+    loop();
+  });
 }
 
 void Pruner::stop() {

@@ -59,7 +59,7 @@ Sender::Sender(Store& store, TwilioApi& api, const Settings& settings, const Clo
       settings_(settings),
       clock_(clock),
       options_(options),
-      scheduler_(clock, [this](const std::string& to, Task& task) { return send(to, task); }) {}
+      scheduler_(clock, "sender", [this](const std::string& to, Task& task) { return send(to, task); }) {}
 
 void Sender::start() {
   auto unsent = store_.unsent_outbound();

@@ -1,6 +1,7 @@
 #include "app/text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 
@@ -219,12 +220,23 @@ static_assert(kGsmBasicCharacters.size() == 127);
 // Reached through the escape, so each costs two septets.
 constexpr std::u32string_view kGsmExtensionCharacters = U"\f^{}\\[~]|€";
 
-// Septets the code point takes in GSM-7, or 0 when GSM-7 cannot carry it.
-std::size_t gsm7_septets(const CodePoint& code_point) {
-  if (!code_point.valid) return 0;
-  if (kGsmBasicCharacters.find(code_point.value) != std::u32string_view::npos) return 1;
-  if (kGsmExtensionCharacters.find(code_point.value) != std::u32string_view::npos) return 2;
+std::size_t gsm7_septets_by_search(char32_t c) {
+  if (kGsmBasicCharacters.find(c) != std::u32string_view::npos) return 1;
+  if (kGsmExtensionCharacters.find(c) != std::u32string_view::npos) return 2;
   return 0;
+}
+
+// Septets the code point takes in GSM-7, or 0 when GSM-7 cannot carry it. ASCII, most of
+// every message, comes from a table: every webhook and reply is counted.
+std::size_t gsm7_septets(const CodePoint& code_point) {
+  static const auto kAscii = [] {
+    std::array<unsigned char, 128> table{};
+    for (char32_t c = 0; c < 128; ++c) table[c] = static_cast<unsigned char>(gsm7_septets_by_search(c));
+    return table;
+  }();
+  if (!code_point.valid) return 0;
+  if (code_point.value < 128) return kAscii[code_point.value];
+  return gsm7_septets_by_search(code_point.value);
 }
 
 // An invalid byte is counted as the U+FFFD that replaces it on the wire.

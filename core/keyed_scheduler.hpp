@@ -14,11 +14,13 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/thread_name.hpp"
 
 namespace smsr {
 
@@ -29,7 +31,9 @@ class KeyedScheduler {
   // Runs one task. Returns nullopt when the task is finished, or the time to run it again.
   using Handler = std::function<std::optional<TimePoint>(const Key&, Task&)>;
 
-  KeyedScheduler(const Clock& clock, Handler handler) : clock_(clock), handler_(std::move(handler)) {}
+  // `name` names the worker threads (see name_this_thread).
+  KeyedScheduler(const Clock& clock, std::string name, Handler handler)
+      : clock_(clock), name_(std::move(name)), handler_(std::move(handler)) {}
   ~KeyedScheduler() { stop(std::chrono::seconds(0)); }
   KeyedScheduler(const KeyedScheduler&) = delete;
   KeyedScheduler& operator=(const KeyedScheduler&) = delete;
@@ -38,7 +42,10 @@ class KeyedScheduler {
     std::lock_guard lock(mu_);
     for (int i = 0; i < std::max(1, workers); ++i) {
       ++running_;
-      workers_.emplace_back([this] { worker_loop(); });
+      workers_.emplace_back([this] {
+        name_this_thread(name_);
+        worker_loop();
+      });
     }
   }
 
@@ -141,6 +148,7 @@ class KeyedScheduler {
   }
 
   const Clock& clock_;
+  const std::string name_;
   const Handler handler_;
 
   mutable std::mutex mu_;

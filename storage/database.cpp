@@ -180,10 +180,10 @@ Connection::Connection(const std::string& path, Mode mode)
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=FULL");
   db_.exec("PRAGMA foreign_keys=ON");
-  // Keep hot pages in memory (64 MiB per connection) and read the file through mmap:
-  // fewer system calls per query.
+  // Keep hot pages in memory (64 MiB per connection). No mmap: a connection drops its
+  // mapping whenever another one has written, and unmapping in a busy process costs every
+  // core a TLB flush and every later read page faults (measured: 7 % more webhooks/s without).
   db_.exec("PRAGMA cache_size=-65536");
-  db_.exec("PRAGMA mmap_size=1073741824");
   db_.exec("PRAGMA temp_store=MEMORY");
   if (mode == Mode::kWriter) {
     db_.exec("PRAGMA journal_size_limit=67108864");

@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Exception.h>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "storage/database.hpp"
 
 namespace smsr {
@@ -713,9 +714,18 @@ Store::Store(const std::string& path, const Clock& clock) : path_(path), clock_(
   } catch (const std::exception& e) {
     rethrow_as_store_error(e, "opening database " + path);
   }
-  notifier_ = std::thread([this] { notify_loop(); });
-  writer_ = std::thread([this] { writer_loop(); });
-  checkpointer_ = std::thread([this] { checkpoint_loop(); });
+  notifier_ = std::thread([this] {
+    name_this_thread("db-notify");
+    notify_loop();
+  });
+  writer_ = std::thread([this] {
+    name_this_thread("db-writer");
+    writer_loop();
+  });
+  checkpointer_ = std::thread([this] {
+    name_this_thread("db-checkpoint");
+    checkpoint_loop();
+  });
 }
 
 Store::~Store() {
@@ -879,6 +889,8 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   if (!batch_error) {
     try {
       conn.run("COMMIT");
+      writes_run_.fetch_add(batch.size(), std::memory_order_relaxed);
+      commits_.fetch_add(1, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       try {
         rethrow_as_store_error(e, "committing");

@@ -11,6 +11,7 @@
 #include <deque>
 #include <exception>
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -272,6 +273,15 @@ class Store {
 
   // Writes waiting for the writer thread (not counting the batch it is running).
   std::size_t queued_writes();
+  // Since start: writes run and transactions committed (their ratio is how many writes
+  // share one fsync).
+  struct WriterCounts {
+    std::uint64_t writes = 0;
+    std::uint64_t commits = 0;
+  };
+  WriterCounts writer_counts() const {
+    return {writes_run_.load(std::memory_order_relaxed), commits_.load(std::memory_order_relaxed)};
+  }
 
   // Called on the writer thread after each commit with the numbers whose owner changed
   // in it, before the writes that changed them return. Set once, before use.
@@ -366,6 +376,8 @@ class Store {
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
 
   std::thread writer_;
+  std::atomic<std::uint64_t> writes_run_{0};
+  std::atomic<std::uint64_t> commits_{0};
 
   // Wakes the callers of finished writes (see hand_to_notifier).
   struct Signal {

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "sync/central.hpp"
 
 namespace smsr {
@@ -83,7 +84,12 @@ ChangeListener::ChangeListener(std::string url, std::function<void()> on_change)
 
 ChangeListener::~ChangeListener() { stop(); }
 
-void ChangeListener::start() { thread_ = std::thread([this] { loop(); }); }
+void ChangeListener::start() {
+  thread_ = std::thread([this] {
+    name_this_thread("sync-listen");
+    loop();
+  });
+}
 
 void ChangeListener::stop() {
   stopping_ = true;

@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "core/thread_name.hpp"
+
 namespace smsr {
 
 SyncLoop::SyncLoop(SyncEngine& engine, std::chrono::seconds interval, const Clock& clock,
@@ -12,7 +14,12 @@ SyncLoop::SyncLoop(SyncEngine& engine, std::chrono::seconds interval, const Cloc
 
 SyncLoop::~SyncLoop() { stop(); }
 
-void SyncLoop::start() { thread_ = std::thread([this] { loop(); }); }
+void SyncLoop::start() {
+  thread_ = std::thread([this] {
+    name_this_thread("sync");
+    loop();
+  });
+}
 
 void SyncLoop::stop() {
   {

@@ -543,6 +543,11 @@ TEST_CASE("webhook, agent, cache and outbound counters move with the traffic") {
   CHECK(after["sms_router_cache_entries"] == 2);
   CHECK(eventually([&] { return f.metrics()["sms_router_outbound_sent_total"] == 1; }));
   CHECK(f.metrics()["sms_router_outbound_failed_total"] == 0);
+  // Each stored webhook and each agent reply is a write; sequential requests share few commits.
+  auto settled = f.metrics();
+  CHECK(settled["sms_router_db_writes_total"] >= 6);
+  CHECK(settled["sms_router_db_commits_total"] >= 1);
+  CHECK(settled["sms_router_db_commits_total"] <= settled["sms_router_db_writes_total"]);
 }
 
 TEST_CASE("the age of the oldest waiting message grows while the agent or Twilio is down and is 0 once all went out") {

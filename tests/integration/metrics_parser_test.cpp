@@ -200,6 +200,8 @@ TEST_CASE("the metrics text parses with the Prometheus client's parser, with the
       {"sms_router_sync_last_success_timestamp_seconds", "gauge"},
       {"sms_router_usage_logs_unpushed", "gauge"},
       {"sms_router_oldest_pending_age_seconds", "gauge"},
+      {"sms_router_db_writes", "counter"},
+      {"sms_router_db_commits", "counter"},
   };
   for (const auto& [name, type] : expected) {
     INFO(name);

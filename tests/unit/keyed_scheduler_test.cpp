@@ -3,7 +3,10 @@
 #include <atomic>
 #include <latch>
 #include <mutex>
+#include <string>
 #include <thread>
+
+#include <pthread.h>
 
 #include "core/clock.hpp"
 #include "core/keyed_scheduler.hpp"
@@ -14,7 +17,7 @@ TEST_CASE("the scheduler reports how long its oldest running task has been runni
   std::latch started(1);
   std::latch release(1);
   using Scheduler = KeyedScheduler<int, int>;
-  Scheduler scheduler(smsr::system_clock(), [&](const int&, int&) -> std::optional<Scheduler::TimePoint> {
+  Scheduler scheduler(smsr::system_clock(), "test", [&](const int&, int&) -> std::optional<Scheduler::TimePoint> {
     started.count_down();
     release.wait();
     return std::nullopt;
@@ -36,7 +39,7 @@ TEST_CASE("tasks with the same key run one at a time in push order while other k
   std::atomic<int> in_flight_key1{0};
   std::atomic<bool> overlap{false};
   using Scheduler = KeyedScheduler<int, int>;
-  Scheduler scheduler(smsr::system_clock(), [&](const int& key, int& task) -> std::optional<Scheduler::TimePoint> {
+  Scheduler scheduler(smsr::system_clock(), "test", [&](const int& key, int& task) -> std::optional<Scheduler::TimePoint> {
     if (key == 1 && ++in_flight_key1 > 1) overlap = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     if (key == 1) {
@@ -57,4 +60,26 @@ TEST_CASE("tasks with the same key run one at a time in push order while other k
   std::vector<int> expected(20);
   for (int i = 0; i < 20; ++i) expected[static_cast<std::size_t>(i)] = i;
   CHECK(order == expected);
+}
+
+TEST_CASE("the workers carry the scheduler's name, cut to what Linux keeps") {
+  std::mutex mu;
+  std::string seen;
+  std::latch ran(1);
+  using Scheduler = KeyedScheduler<int, int>;
+  Scheduler scheduler(smsr::system_clock(), "a-name-longer-than-fifteen",
+                      [&](const int&, int&) -> std::optional<Scheduler::TimePoint> {
+                        char name[16] = {};
+                        pthread_getname_np(pthread_self(), name, sizeof name);
+                        std::lock_guard lock(mu);
+                        seen = name;
+                        ran.count_down();
+                        return std::nullopt;
+                      });
+  scheduler.start(1);
+  scheduler.push(1, 0);
+  ran.wait();
+  CHECK(scheduler.stop(std::chrono::seconds(5)));
+  std::lock_guard lock(mu);
+  CHECK(seen == "a-name-longer-t");
 }

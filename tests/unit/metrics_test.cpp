@@ -146,7 +146,8 @@ TEST_CASE("the exposition has HELP and TYPE for every family and every sample li
         "sms_router_agent_failures_total", "sms_router_agent_duration_seconds", "sms_router_queue_depth",
         "sms_router_outbound_sent_total", "sms_router_outbound_failed_total", "sms_router_ambiguous_numbers",
         "sms_router_sync_runs_total", "sms_router_sync_failures_total",
-        "sms_router_sync_last_success_timestamp_seconds", "sms_router_usage_logs_unpushed"}) {
+        "sms_router_sync_last_success_timestamp_seconds", "sms_router_usage_logs_unpushed",
+        "sms_router_db_writes_total", "sms_router_db_commits_total"}) {
     INFO(name);
     CHECK(std::count(families.begin(), families.end(), name) == 1);
   }
