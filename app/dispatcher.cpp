@@ -82,7 +82,7 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
     // may see it, so it ends here.
     finish(*message, task.slot, "failed", std::nullopt,
            context->user ? "user became inactive before delivery" : "user removed before delivery", 0);
-    return std::nullopt;
+    return Scheduler::kParked;
   }
   const User& user = *context->user;
 
@@ -107,10 +107,10 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
   switch (result.kind) {
     case AgentResult::Kind::kReply:
       finish(*message, task.slot, "done", result.reply, "", processing_ms);
-      return std::nullopt;
+      return Scheduler::kParked;
     case AgentResult::Kind::kNoReply:
       finish(*message, task.slot, "done", std::nullopt, "", processing_ms);
-      return std::nullopt;
+      return Scheduler::kParked;
     case AgentResult::Kind::kRetryable:
     case AgentResult::Kind::kFailed:
       break;
@@ -130,66 +130,87 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
   if (retry) return clock_.steady() + backoff_delay(attempts, options_.retry_base, options_.retry_cap);
 
   finish(*message, task.slot, "failed", config->replies.error, result.error, processing_ms);
-  return std::nullopt;
+  return Scheduler::kParked;
 }
 
 void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<ReplySlot>& slot,
                         const std::string& state, const std::optional<std::string>& reply,
                         const std::string& error, std::int64_t processing_ms) {
-  bool has_reply = reply && !reply->empty();
-  bool inline_reply = slot && slot->claim();
+  // What the write learns, for the commit callback (which runs after it, on another thread).
+  struct Outcome {
+    bool stored = true;
+    std::vector<std::int64_t> queued;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  const bool has_reply = reply && !reply->empty();
+  const bool inline_reply = slot && slot->claim();
   // Counted here, not in the write: the writer thread is the one shared by all webhooks.
   const int reply_segments = has_reply ? count_segments(*reply).segments : 0;
-  std::vector<std::int64_t> queued;
-  bool stored = true;
-  try {
-    store_.write([&](WriteTxn& txn) {
-      std::optional<std::string> answer;
-      if (inline_reply) answer = twiml_response(has_reply ? reply : std::nullopt);
-      stored = txn.finish_inbound(message.id, message.message_sid, state, has_reply ? reply : std::nullopt,
-                                  error, answer);
-      if (!stored || !has_reply) return;
-      OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, *reply,
-                      state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};
-      if (!inline_reply) {
-        queued = queue_outgoing(txn, sms, static_cast<std::size_t>(settings_.current()->limits.max_message_chars));
-        return;
+  const auto max_chars = static_cast<std::size_t>(settings_.current()->limits.max_message_chars);
+  const std::optional<std::string> sent = has_reply ? reply : std::nullopt;
+
+  auto record = [=](WriteTxn& txn) {  // runs after this returns: everything by value
+    std::optional<std::string> answer;
+    if (inline_reply) answer = twiml_response(sent);
+    outcome->stored = txn.finish_inbound(message.id, message.message_sid, state, sent, error, answer);
+    if (!outcome->stored || !has_reply) return;
+    OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, *reply,
+                    state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};
+    if (!inline_reply) {
+      outcome->queued = queue_outgoing(txn, sms, max_chars);
+      return;
+    }
+    UsageLog log;
+    log.user_id = message.user_id;
+    log.phone_number = message.from_number;
+    log.direction = "outbound";
+    log.content = *reply;
+    log.success = state == "done";
+    log.processing_time_ms = processing_ms;
+    log.error_message = error;
+    log.metadata_json = nlohmann::json{{"outcome", sms.outcome},
+                                       {"via", "inline"},
+                                       {"reply_to", message.message_sid},
+                                       {"segments", reply_segments}}
+                            .dump();
+    txn.insert_usage_log(log);
+  };
+  // The message's user stays busy until this commit: the next message of the user starts
+  // only once this one is finished (or rescheduled), and the worker is free meanwhile.
+  auto committed = [this, outcome, slot, inline_reply, sent, state, error, processing_ms,
+                    request_id = current_request_id(), user_id = *message.user_id,
+                    message_sid = message.message_sid, from = message.from_number](std::exception_ptr failure) {
+    ScopedRequestId scoped(request_id);
+    if (inline_reply) slot->fulfil(sent);  // if not stored, the webhook answers 503 itself
+    if (failure) {
+      // The store failed (disk full, I/O): the message stays pending and is tried again.
+      std::string what = "unknown error";
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
       }
-      UsageLog log;
-      log.user_id = message.user_id;
-      log.phone_number = message.from_number;
-      log.direction = "outbound";
-      log.content = *reply;
-      log.success = state == "done";
-      log.processing_time_ms = processing_ms;
-      log.error_message = error;
-      log.metadata_json = nlohmann::json{{"outcome", sms.outcome},
-                                         {"via", "inline"},
-                                         {"reply_to", message.message_sid},
-                                         {"segments", reply_segments}}
-                              .dump();
-      txn.insert_usage_log(log);
-    });
-  } catch (const std::exception& e) {
-    LOG_ERROR("dispatch.record_failed", {"message_sid", message.message_sid}, {"error", e.what()});
-    if (inline_reply) slot->fulfil(has_reply ? reply : std::nullopt);
+      LOG_ERROR("dispatch.record_failed", {"message_sid", message_sid}, {"error", what});
+      scheduler_.resume(user_id, clock_.steady() + options_.retry_cap);
+      return;
+    }
+    sender_.schedule(from, outcome->queued);
+    if (!outcome->stored) {
+      LOG_WARN("dispatch.message_not_stored", {"message_sid", message_sid});
+    } else if (state == "failed") {
+      LOG_ERROR("message.failed", {"message_sid", message_sid}, {"from", redact_phone(from)}, {"error", error});
+    } else {
+      LOG_INFO("message.delivered", {"message_sid", message_sid}, {"from", redact_phone(from)},
+               {"reply", sent ? (inline_reply ? "inline" : "rest") : "none"}, {"ms", processing_ms});
+    }
+    scheduler_.resume(user_id, std::nullopt);
+  };
+  try {
+    store_.write_async(record, committed);
+  } catch (...) {
+    if (inline_reply) slot->fulfil(sent);  // the store is stopping; the webhook finds that out itself
     throw;
-  }
-  sender_.schedule(message.from_number, queued);
-  std::string via = inline_reply ? "inline" : "rest";
-  // If the message was not stored, the webhook finds its own admission failed and answers 503.
-  if (inline_reply) slot->fulfil(has_reply ? reply : std::nullopt);
-  if (!stored) {
-    LOG_WARN("dispatch.message_not_stored", {"message_sid", message.message_sid});
-    return;
-  }
-  if (state == "failed") {
-    LOG_ERROR("message.failed", {"message_sid", message.message_sid},
-              {"from", redact_phone(message.from_number)}, {"error", error});
-  } else {
-    LOG_INFO("message.delivered", {"message_sid", message.message_sid},
-             {"from", redact_phone(message.from_number)}, {"reply", has_reply ? via : "none"},
-             {"ms", processing_ms});
   }
 }
 

@@ -31,6 +31,8 @@ class Dispatcher {
  public:
   Dispatcher(Store& store, Agent& agent, Sender& sender, const Settings& settings, const Clock& clock,
              DispatcherOptions options);
+  // Waits (briefly) for the commits of finished messages: their callbacks use this object.
+  ~Dispatcher() { scheduler_.stop(std::chrono::seconds(5)); }
 
   // Queues every pending message from the store and starts the workers.
   void start();
@@ -65,10 +67,16 @@ class Dispatcher {
     std::optional<InboundRecord> admitted;  // see enqueue_admitted; first attempt only
   };
   using TimePoint = std::chrono::steady_clock::time_point;
+  using Scheduler = KeyedScheduler<UserId, Task>;
 
-  // Delivers one message. Returns the time to retry at, or nullopt when it is finished.
+  // Delivers one message. Returns the time to retry at, nullopt when there is nothing to
+  // do, or Scheduler::kParked once finish() has queued the message's last write.
   std::optional<TimePoint> deliver(Task& task);
   std::optional<TimePoint> deliver_or_throw(Task& task);
+  // Records how the message ended (state, reply, usage log or outgoing SMS) without waiting
+  // for the commit. Once committed, on the store's notifier thread: the inline reply goes
+  // to the waiting webhook, outgoing parts to the sender, and the user's next message may
+  // start (Scheduler::resume); if the commit fails, the message is tried again later.
   void finish(const InboundRecord& message, const std::shared_ptr<ReplySlot>& slot, const std::string& state,
               const std::optional<std::string>& reply, const std::string& error, std::int64_t processing_ms);
 
@@ -79,7 +87,7 @@ class Dispatcher {
   const Clock& clock_;
   const DispatcherOptions options_;
   Counters counters_;
-  KeyedScheduler<UserId, Task> scheduler_;
+  Scheduler scheduler_;
 };
 
 }  // namespace smsr

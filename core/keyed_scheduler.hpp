@@ -1,7 +1,9 @@
 // Runs tasks on a pool of workers with one rule: tasks with the same key run one at a
 // time, in the order they were pushed; different keys run in parallel. A task may ask to
 // be retried later: it keeps its place at the head of its key's queue (later tasks of
-// that key wait behind it) without holding a worker while it waits.
+// that key wait behind it) without holding a worker while it waits. A task may also park:
+// its last step goes on elsewhere (a write committing), the worker moves on, and the key
+// stays busy until resume() says how the task ended.
 //
 // Used per user for agent calls and per recipient for outgoing SMS.
 #pragma once
@@ -17,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -30,6 +33,8 @@ class KeyedScheduler {
   using TimePoint = std::chrono::steady_clock::time_point;
   // Runs one task. Returns nullopt when the task is finished, or the time to run it again.
   using Handler = std::function<std::optional<TimePoint>(const Key&, Task&)>;
+  // What a handler returns to park its task (see resume).
+  static constexpr TimePoint kParked = TimePoint::max();
 
   // `name` names the worker threads (see name_this_thread).
   KeyedScheduler(const Clock& clock, std::string name, Handler handler)
@@ -49,14 +54,14 @@ class KeyedScheduler {
     }
   }
 
-  // Stops taking tasks and waits up to `grace` for tasks in progress. Returns true if all
-  // workers ended; false if some are still inside a handler (they are detached and must
-  // not outlive the process: the caller exits).
+  // Stops taking tasks and waits up to `grace` for tasks in progress, parked ones included.
+  // Returns true if all workers ended and no task is parked; false if some are still inside
+  // a handler (they are detached and must not outlive the process: the caller exits).
   bool stop(std::chrono::milliseconds grace) {
     std::unique_lock lock(mu_);
     stopping_ = true;
     cv_.notify_all();
-    bool all_done = idle_cv_.wait_for(lock, grace, [&] { return running_ == 0; });
+    bool all_done = idle_cv_.wait_for(lock, grace, [&] { return running_ == 0 && parked_ == 0; });
     auto workers = std::move(workers_);
     workers_.clear();
     lock.unlock();
@@ -80,7 +85,29 @@ class KeyedScheduler {
     cv_.notify_one();
   }
 
-  // Tasks waiting or running.
+  // Ends a parked task of `key`: finished (nullopt), or to run again at `retry_at` ahead of
+  // the key's later tasks. Any thread may call it, once per park, even before the handler
+  // that parks the task has returned (the write it waits for may commit first).
+  void resume(const Key& key, std::optional<TimePoint> retry_at) {
+    {
+      std::lock_guard lock(mu_);
+      auto& q = queues_[key];
+      if (q.running) {
+        q.resumed_early = retry_at;  // the worker applies it when the handler returns
+        return;
+      }
+      --parked_;
+      if (retry_at) {
+        delayed_.emplace(*retry_at, key);
+      } else {
+        finish_front(key);
+      }
+    }
+    cv_.notify_one();
+    idle_cv_.notify_all();
+  }
+
+  // Tasks waiting, running or parked.
   std::size_t depth() const {
     std::lock_guard lock(mu_);
     return depth_;
@@ -98,7 +125,9 @@ class KeyedScheduler {
  private:
   struct Queue {
     std::deque<Task> tasks;
-    bool scheduled = false;  // in ready_, in delayed_, or being run
+    bool scheduled = false;  // in ready_, in delayed_, being run or parked
+    bool running = false;    // a worker is inside the handler for the head task
+    std::optional<std::optional<TimePoint>> resumed_early;  // see resume()
   };
 
   void worker_loop() {
@@ -122,29 +151,46 @@ class KeyedScheduler {
       }
       Key key = ready_.front();
       ready_.pop_front();
-      Task task = queues_[key].tasks.front();
+      Task task = std::move(queues_[key].tasks.front());  // put back if it is to run again
+      queues_[key].running = true;
       running_since_[std::this_thread::get_id()] = clock_.steady();
       lock.unlock();
       std::optional<TimePoint> retry_at = handler_(key, task);
       lock.lock();
       running_since_.erase(std::this_thread::get_id());
       auto& q = queues_[key];
+      q.running = false;
+      if (retry_at == kParked) {
+        if (!q.resumed_early) {
+          q.tasks.front() = std::move(task);  // resume() may run it again
+          ++parked_;
+          continue;
+        }
+        retry_at = *q.resumed_early;
+        q.resumed_early.reset();
+      }
       if (retry_at) {
         q.tasks.front() = std::move(task);  // keeps what the handler learned (attempts)
         delayed_.emplace(*retry_at, key);
         cv_.notify_one();  // someone must wake up for it even if no new task comes
         continue;
       }
-      q.tasks.pop_front();
-      --depth_;
-      if (q.tasks.empty()) {
-        queues_.erase(key);
-      } else {
-        ready_.push_back(key);
-      }
+      finish_front(key);
     }
     --running_;
     idle_cv_.notify_all();
+  }
+
+  // Drops the key's finished head task and lets its next one run. Caller holds mu_.
+  void finish_front(const Key& key) {
+    auto& q = queues_[key];
+    q.tasks.pop_front();
+    --depth_;
+    if (q.tasks.empty()) {
+      queues_.erase(key);
+    } else {
+      ready_.push_back(key);
+    }
   }
 
   const Clock& clock_;
@@ -159,6 +205,7 @@ class KeyedScheduler {
   std::multimap<TimePoint, Key> delayed_;  // guarded by mu_
   std::size_t depth_ = 0;                  // guarded by mu_
   int running_ = 0;                        // guarded by mu_
+  int parked_ = 0;                         // guarded by mu_
   bool stopping_ = false;                  // guarded by mu_
   std::vector<std::thread> workers_;       // guarded by mu_
   std::map<std::thread::id, TimePoint> running_since_;  // guarded by mu_

@@ -678,7 +678,8 @@ std::int64_t single_int(Connection& conn, const std::string& sql) {
 
 struct Store::Job {
   std::function<void(WriteTxn&)> fn;
-  std::function<void(std::exception_ptr)> on_ran;  // write_then only: called once fn has run
+  std::function<void(std::exception_ptr)> on_ran;   // write_then only: called once fn has run
+  std::function<void(std::exception_ptr)> on_done;  // write_async only: called once committed
   std::exception_ptr fn_error;                     // what fn threw; set before on_ran
   std::exception_ptr error;                        // fn's error or the batch's; set before `done`
   std::promise<void> done;
@@ -784,10 +785,12 @@ void Store::set_phone_change_listener(std::function<void(const std::vector<std::
 }
 
 std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn,
-                                              std::function<void(std::exception_ptr)> on_ran) {
+                                              std::function<void(std::exception_ptr)> on_ran,
+                                              std::function<void(std::exception_ptr)> on_done) {
   auto job = std::make_shared<Job>();
   job->fn = std::move(fn);
   job->on_ran = std::move(on_ran);
+  job->on_done = std::move(on_done);
   job->committed = job->done.get_future().share();
   {
     std::lock_guard lock(queue_mu_);
@@ -811,6 +814,10 @@ Store::CommitTicket Store::write_then(std::function<void(WriteTxn&)> fn,
   CommitTicket ticket;
   ticket.job_ = enqueue_job(std::move(fn), std::move(on_ran));
   return ticket;
+}
+
+void Store::write_async(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_done) {
+  enqueue_job(std::move(fn), nullptr, std::move(on_done));
 }
 
 std::size_t Store::queued_writes() {
@@ -945,14 +952,15 @@ void Store::notify_loop() {
       signals.swap(notify_queue_);
     }
     for (auto& s : signals) {
-      if (s.kind == Signal::kDone) {
-        s.job->done.set_value();
-      } else {
-        try {
+      try {
+        if (s.kind == Signal::kRan) {
           s.job->on_ran(s.job->fn_error);
-        } catch (const std::exception& e) {
-          LOG_ERROR("store.callback_failed", {"error", e.what()});
+          continue;
         }
+        s.job->done.set_value();
+        if (s.job->on_done) s.job->on_done(s.job->error);
+      } catch (const std::exception& e) {
+        LOG_ERROR("store.callback_failed", {"error", e.what()});
       }
     }
     signals.clear();

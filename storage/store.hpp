@@ -271,6 +271,13 @@ class Store {
   // must be quick and must not call the store. Throws StoreError if the store is stopping.
   CommitTicket write_then(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_ran);
 
+  // Queues `fn` for the next batch and returns at once; `on_done` is called on the store's
+  // notifier thread once that batch has committed (with null) or failed (with what `fn`
+  // threw, or the batch's error). For callers that need not wait (the dispatcher: its worker
+  // goes on to the next user while the reply commits). `on_done` must be quick and must not
+  // call the store. Throws StoreError if the store is stopping.
+  void write_async(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_done);
+
   // Writes waiting for the writer thread (not counting the batch it is running).
   std::size_t queued_writes();
   // Since start: writes run and transactions committed (their ratio is how many writes
@@ -354,7 +361,8 @@ class Store {
 
   void submit(std::function<void(WriteTxn&)> fn);
   std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn,
-                                   std::function<void(std::exception_ptr)> on_ran = nullptr);
+                                   std::function<void(std::exception_ptr)> on_ran = nullptr,
+                                   std::function<void(std::exception_ptr)> on_done = nullptr);
   void writer_loop();
   void run_batch(std::deque<std::shared_ptr<Job>>& batch);
   std::unique_ptr<Connection> acquire_reader();

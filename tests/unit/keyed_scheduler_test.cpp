@@ -83,3 +83,50 @@ TEST_CASE("the workers carry the scheduler's name, cut to what Linux keeps") {
   std::lock_guard lock(mu);
   CHECK(seen == "a-name-longer-t");
 }
+
+TEST_CASE("a parked task holds its key until resumed and may be resumed before its handler returns") {
+  using Scheduler = KeyedScheduler<int, int>;
+  std::mutex mu;
+  std::vector<int> order;
+  Scheduler* self = nullptr;
+  std::latch second_parked(1);
+  std::atomic<bool> resume_second_later{false};
+  Scheduler scheduler(smsr::system_clock(), "test", [&](const int& key, int& task) -> std::optional<Scheduler::TimePoint> {
+    {
+      std::lock_guard lock(mu);
+      order.push_back(task);
+    }
+    if (task == 1) {
+      self->resume(key, std::nullopt);  // the commit came first
+    } else if (task == 2) {
+      resume_second_later = true;
+      second_parked.count_down();
+    }
+    return Scheduler::kParked;
+  });
+  self = &scheduler;
+  scheduler.start(2);
+  scheduler.push(7, 1);
+  scheduler.push(7, 2);
+  scheduler.push(7, 3);
+  second_parked.wait();
+  // Task 2 is parked: task 3 must not start, and the parked task counts as queued work.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::lock_guard lock(mu);
+    CHECK(order == std::vector<int>{1, 2});
+  }
+  CHECK(scheduler.depth() == 2);
+  scheduler.resume(7, std::nullopt);
+  auto ran = [&] {
+    std::lock_guard lock(mu);
+    return order.size();
+  };
+  for (int i = 0; i < 400 && ran() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(ran() == 3);
+  scheduler.resume(7, std::nullopt);  // task 3 parked too (or is about to)
+  CHECK(scheduler.stop(std::chrono::seconds(5)));
+  std::lock_guard lock(mu);
+  CHECK(order == std::vector<int>{1, 2, 3});
+  CHECK(scheduler.depth() == 0);
+}
