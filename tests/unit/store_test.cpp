@@ -534,6 +534,32 @@ TEST_CASE("write_then hands its lambda's exception to on_ran and to the ticket, 
   CHECK_FALSE(f.store.inbound_by_sid("SM1").has_value());
 }
 
+TEST_CASE("write_async calls on_done once its write is visible to readers, or with what its lambda threw",
+          "[store]") {
+  Fixture f;
+  std::promise<bool> committed;
+  f.store.write_async(
+      [](WriteTxn& txn) { txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart)); },
+      [&](std::exception_ptr error) {
+        // On the notifier thread: the commit is done, so a reader sees the row. (The store
+        // must not be called from here in the service; this reader is the test's check.)
+        committed.set_value(error == nullptr && f.store.inbound_by_sid("SM1").has_value());
+      });
+  CHECK(committed.get_future().get());
+
+  std::promise<std::exception_ptr> failed;
+  f.store.write_async(
+      [](WriteTxn& txn) {
+        txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, "unknown", kStart));
+        throw DeliberateFailure("no");
+      },
+      [&](std::exception_ptr error) { failed.set_value(error); });
+  auto error = failed.get_future().get();
+  REQUIRE(error != nullptr);
+  CHECK_THROWS_AS(std::rethrow_exception(error), DeliberateFailure);
+  CHECK_FALSE(f.store.inbound_by_sid("SM2").has_value());
+}
+
 TEST_CASE("finish_inbound and record_attempt only touch the message named by both id and MessageSid", "[store]") {
   Fixture f;
   auto id = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, "routed", kStart));
