@@ -8,6 +8,7 @@
 #include <array>
 
 #include "storage/errors.hpp"
+#include "storage/wal_buffer_vfs.hpp"
 
 namespace smsr {
 namespace {
@@ -175,7 +176,9 @@ bool is_unavailable_code(int code) {
 Connection::Connection(const std::string& path, Mode mode)
     : db_(path, mode == Mode::kWriter ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
                                       : SQLite::OPEN_READWRITE,
-          /*busyTimeoutMs=*/5000) {
+          /*busyTimeoutMs=*/5000,
+          // The writer gathers each commit's log pages into one write (see wal_buffer_vfs.hpp).
+          mode == Mode::kWriter ? wal_buffer_vfs_name() : "") {
   // WAL lets readers run while the writer commits; FULL makes every commit durable.
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=FULL");
