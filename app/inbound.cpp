@@ -126,8 +126,8 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   pending->sms = sms;
   pending->config = config;
   Store::CommitTicket committed = admit(sender, pending);
-  // One wait: for the reply of a routed message, or until the writer has decided the
-  // message goes nowhere. Then nothing is answered before the admission is on disk.
+  // One wait: for the reply of a routed message (it comes after the admission's commit), or
+  // for the commit of a message that goes to no agent. The ticket makes sure of the commit.
   auto reply = pending->slot->await(std::chrono::milliseconds(config->agent.inline_wait_ms));
   committed.wait();
   const Admission& admission = pending->admission;
@@ -178,17 +178,22 @@ Store::CommitTicket InboundService::admit(const SenderAddress& sender, const std
   // inside the write, which the writer thread runs one at a time: no two webhooks can
   // both take the last allowed reply.
   auto decide = [this, pending](WriteTxn& txn) { pending->admission = decide_and_record(txn, *pending); };
-  // As soon as it is decided, a routed message goes to its agent (while its batch commits);
-  // for anything else the webhook stops waiting for a reply.
+  // As soon as it is decided, a routed message goes to its agent (while its batch commits).
   auto hand_on = [this, pending, request_id = current_request_id()](std::exception_ptr error) {
     const Admission& a = pending->admission;
-    if (!error && !a.duplicate && a.outcome == outcome::kRouted) {
-      dispatcher_.enqueue_admitted(a.record, pending->slot, request_id);
-    } else {
+    if (error) {
       pending->slot->release();
+    } else if (!a.duplicate && a.outcome == outcome::kRouted) {
+      dispatcher_.enqueue_admitted(a.record, pending->slot, request_id);
     }
   };
-  return store_.write_then(decide, hand_on);
+  // Anything else wakes its webhook once it is on disk (one wake-up, not one at the decision
+  // and another at the commit); so does a routed message whose batch failed.
+  auto on_committed = [pending](std::exception_ptr error) {
+    const Admission& a = pending->admission;
+    if (error || a.duplicate || a.outcome != outcome::kRouted) pending->slot->release();
+  };
+  return store_.write_then(decide, hand_on, on_committed);
 }
 
 InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const Pending& p) {

@@ -78,7 +78,7 @@ class InboundService {
   struct Pending;
   // Queues the write that decides and records the message and returns at once (see
   // Store::write_then): once decided, a routed message goes to the dispatcher while its
-  // batch commits, and for anything else the webhook's reply slot is released.
+  // batch commits; for anything else the webhook's reply slot is released once committed.
   Store::CommitTicket admit(const SenderAddress& sender, const std::shared_ptr<Pending>& pending);
   // On the writer thread: dedup, opt-out, limits, caps, spam; records the message.
   Admission decide_and_record(WriteTxn& txn, const Pending& pending);

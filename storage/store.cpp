@@ -679,7 +679,7 @@ std::int64_t single_int(Connection& conn, const std::string& sql) {
 struct Store::Job {
   std::function<void(WriteTxn&)> fn;
   std::function<void(std::exception_ptr)> on_ran;   // write_then only: called once fn has run
-  std::function<void(std::exception_ptr)> on_done;  // write_async only: called once committed
+  std::function<void(std::exception_ptr)> on_done;  // optional: called once committed or failed
   std::exception_ptr fn_error;                     // what fn threw; set before on_ran
   std::exception_ptr error;                        // fn's error or the batch's; set before `done`
   std::promise<void> done;
@@ -810,9 +810,10 @@ void Store::submit(std::function<void(WriteTxn&)> fn) {
 }
 
 Store::CommitTicket Store::write_then(std::function<void(WriteTxn&)> fn,
-                                      std::function<void(std::exception_ptr)> on_ran) {
+                                      std::function<void(std::exception_ptr)> on_ran,
+                                      std::function<void(std::exception_ptr)> on_done) {
   CommitTicket ticket;
-  ticket.job_ = enqueue_job(std::move(fn), std::move(on_ran));
+  ticket.job_ = enqueue_job(std::move(fn), std::move(on_ran), std::move(on_done));
   return ticket;
 }
 

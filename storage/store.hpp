@@ -267,9 +267,12 @@ class Store {
   // message to the dispatcher, whose agent call then overlaps the commit). Nothing that
   // depends on the write may be shown to the outside world (an HTTP 200, a message sent)
   // before the ticket's wait() returns or a later write() returns: batches commit in order,
-  // and a failed batch leaves nothing behind. `fn` must stay valid until then; `on_ran`
-  // must be quick and must not call the store. Throws StoreError if the store is stopping.
-  CommitTicket write_then(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_ran);
+  // and a failed batch leaves nothing behind. `on_done`, if given, is called like
+  // write_async's once the batch has committed or failed, after `on_ran`. `fn` must stay
+  // valid until then; the callbacks must be quick and must not call the store. Throws
+  // StoreError if the store is stopping.
+  CommitTicket write_then(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_ran,
+                          std::function<void(std::exception_ptr)> on_done = nullptr);
 
   // Queues `fn` for the next batch and returns at once; `on_done` is called on the store's
   // notifier thread once that batch has committed (with null) or failed (with what `fn`
