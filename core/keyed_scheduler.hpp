@@ -89,6 +89,7 @@ class KeyedScheduler {
   // the key's later tasks. Any thread may call it, once per park, even before the handler
   // that parks the task has returned (the write it waits for may commit first).
   void resume(const Key& key, std::optional<TimePoint> retry_at) {
+    bool more_work = true;
     {
       std::lock_guard lock(mu_);
       auto& q = queues_[key];
@@ -100,11 +101,12 @@ class KeyedScheduler {
       if (retry_at) {
         delayed_.emplace(*retry_at, key);
       } else {
-        finish_front(key);
+        more_work = finish_front(key);
       }
     }
-    cv_.notify_one();
-    idle_cv_.notify_all();
+    // Waking a worker for nothing costs a context switch per finished task.
+    if (more_work) cv_.notify_one();
+    idle_cv_.notify_all();  // stop() may be waiting for the last parked task
   }
 
   // Tasks waiting, running or parked.
@@ -181,16 +183,18 @@ class KeyedScheduler {
     idle_cv_.notify_all();
   }
 
-  // Drops the key's finished head task and lets its next one run. Caller holds mu_.
-  void finish_front(const Key& key) {
+  // Drops the key's finished head task and lets its next one run; returns whether there is
+  // one. Caller holds mu_.
+  bool finish_front(const Key& key) {
     auto& q = queues_[key];
     q.tasks.pop_front();
     --depth_;
     if (q.tasks.empty()) {
       queues_.erase(key);
-    } else {
-      ready_.push_back(key);
+      return false;
     }
+    ready_.push_back(key);
+    return true;
   }
 
   const Clock& clock_;
