@@ -148,23 +148,17 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
   const int reply_segments = has_reply ? count_segments(*reply).segments : 0;
   const auto max_chars = static_cast<std::size_t>(settings_.current()->limits.max_message_chars);
   const std::optional<std::string> sent = has_reply ? reply : std::nullopt;
-
-  auto record = [=](WriteTxn& txn) {  // runs after this returns: everything by value
-    std::optional<std::string> answer;
-    if (inline_reply) answer = twiml_response(sent);
-    outcome->stored = txn.finish_inbound(message.id, message.message_sid, state, sent, error, answer);
-    if (!outcome->stored || !has_reply) return;
-    OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, *reply,
-                    state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};
-    if (!inline_reply) {
-      outcome->queued = queue_outgoing(txn, sms, max_chars);
-      return;
-    }
-    UsageLog log;
+  const OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, has_reply ? *reply : "",
+                        state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};
+  // Everything that needs no database is prepared here: the writer thread is shared by all.
+  std::optional<std::string> answer;
+  UsageLog log;
+  if (inline_reply) {
+    answer = twiml_response(sent);
     log.user_id = message.user_id;
     log.phone_number = message.from_number;
     log.direction = "outbound";
-    log.content = *reply;
+    log.content = sms.body;
     log.success = state == "done";
     log.processing_time_ms = processing_ms;
     log.error_message = error;
@@ -173,7 +167,16 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
                                        {"reply_to", message.message_sid},
                                        {"segments", reply_segments}}
                             .dump();
-    txn.insert_usage_log(log);
+  }
+
+  auto record = [=, id = message.id, sid = message.message_sid](WriteTxn& txn) {  // runs later: all by value
+    outcome->stored = txn.finish_inbound(id, sid, state, sent, error, answer);
+    if (!outcome->stored || !has_reply) return;
+    if (inline_reply) {
+      txn.insert_usage_log(log);
+    } else {
+      outcome->queued = queue_outgoing(txn, sms, max_chars);
+    }
   };
   // The message's user stays busy until this commit: the next message of the user starts
   // only once this one is finished (or rescheduled), and the worker is free meanwhile.

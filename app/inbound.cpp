@@ -50,6 +50,13 @@ std::string media_json(const std::vector<InboundSms::Media>& media) {
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// An inbound usage log's metadata, as nlohmann::json writes it (keys sorted), but built
+// without a JSON object: it is made on the writer thread. Outcomes are plain words.
+std::string inbound_metadata(const std::string& outcome, int segments, std::size_t num_media) {
+  return "{\"num_media\":" + std::to_string(num_media) + ",\"outcome\":\"" + outcome +
+         "\",\"segments\":" + std::to_string(segments) + "}";
+}
+
 }  // namespace
 
 Keyword classify_keyword(const std::string& body, const std::string& opt_out_type) {
@@ -113,6 +120,7 @@ struct InboundService::Pending {
   Keyword keyword = Keyword::kNone;
   double spam_points = 0;
   int body_segments = 0;
+  std::string media_json;
   Admission admission;  // written by the writer; read after its commit
   std::shared_ptr<ReplySlot> slot = std::make_shared<ReplySlot>();
 };
@@ -163,6 +171,7 @@ Store::CommitTicket InboundService::admit(const SenderAddress& sender, const std
   // Scored outside the write: the writer thread only decides.
   p.spam_points = p.config->spam.enabled ? spam_score(sms.body) : 0.0;
   p.body_segments = count_segments(sms.body).segments;
+  p.media_json = media_json(sms.media);
 
   if (p.owner.kind == Resolution::Kind::kAmbiguous) {
     std::string claimants;
@@ -267,7 +276,7 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
   record.from_number = from;
   record.to_number = sms.to;
   record.body = sms.body;
-  record.media_json = media_json(sms.media);
+  record.media_json = p.media_json;
   record.user_id = a.user_id;
   record.outcome = a.outcome;
   record.state = a.outcome == outcome::kRouted ? "pending" : "done";
@@ -290,10 +299,7 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
     LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(from)},
              {"score", std::to_string(spam_points)});
   }
-  in.metadata_json = nlohmann::json{{"outcome", a.outcome},
-                                    {"segments", body_segments},
-                                    {"num_media", sms.media.size()}}
-                         .dump();
+  in.metadata_json = inbound_metadata(a.outcome, body_segments, sms.media.size());
   txn.insert_usage_log(in);
   if (reply) {
     UsageLog out;
