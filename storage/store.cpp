@@ -680,6 +680,7 @@ struct Store::Job {
   std::function<void(WriteTxn&)> fn;
   std::function<void(std::exception_ptr)> on_ran;   // write_then only: called once fn has run
   std::function<void(std::exception_ptr)> on_done;  // optional: called once committed or failed
+  bool may_run_twice = false;  // write_then and write_async: fn may be run again (see run_batch)
   std::exception_ptr fn_error;                     // what fn threw; set before on_ran
   std::exception_ptr error;                        // fn's error or the batch's; set before `done`
   std::promise<void> done;
@@ -786,8 +787,10 @@ void Store::set_phone_change_listener(std::function<void(const std::vector<std::
 
 std::shared_ptr<Store::Job> Store::enqueue_job(std::function<void(WriteTxn&)> fn,
                                               std::function<void(std::exception_ptr)> on_ran,
-                                              std::function<void(std::exception_ptr)> on_done) {
+                                              std::function<void(std::exception_ptr)> on_done,
+                                              bool may_run_twice) {
   auto job = std::make_shared<Job>();
+  job->may_run_twice = may_run_twice;
   job->fn = std::move(fn);
   job->on_ran = std::move(on_ran);
   job->on_done = std::move(on_done);
@@ -813,12 +816,12 @@ Store::CommitTicket Store::write_then(std::function<void(WriteTxn&)> fn,
                                       std::function<void(std::exception_ptr)> on_ran,
                                       std::function<void(std::exception_ptr)> on_done) {
   CommitTicket ticket;
-  ticket.job_ = enqueue_job(std::move(fn), std::move(on_ran), std::move(on_done));
+  ticket.job_ = enqueue_job(std::move(fn), std::move(on_ran), std::move(on_done), /*may_run_twice=*/true);
   return ticket;
 }
 
 void Store::write_async(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_done) {
-  enqueue_job(std::move(fn), nullptr, std::move(on_done));
+  enqueue_job(std::move(fn), nullptr, std::move(on_done), /*may_run_twice=*/true);
 }
 
 std::size_t Store::queued_writes() {
@@ -850,21 +853,60 @@ void Store::run_batch(std::deque<std::shared_ptr<Job>>& batch) {
   std::vector<std::string> changed;
   std::vector<Signal> early_ran;
   std::exception_ptr batch_error;
-  try {
-    conn.run("BEGIN IMMEDIATE");
-  } catch (const std::exception& e) {
+  auto begin = [&] {
     try {
-      rethrow_as_store_error(e, "starting a write");
-    } catch (...) {
-      batch_error = std::current_exception();
+      conn.run("BEGIN IMMEDIATE");
+    } catch (const std::exception& e) {
+      try {
+        rethrow_as_store_error(e, "starting a write");
+      } catch (...) {
+        batch_error = std::current_exception();
+      }
     }
-  }
+  };
+  begin();
   // Sender-window entries of the jobs that succeeded so far, to take back if the batch fails.
   std::vector<std::pair<std::string, EpochMs>> window_adds;
   auto take_back = [this](const std::vector<std::pair<std::string, EpochMs>>& adds) {
     for (const auto& [sender, at] : adds) senders_.remove(sender, at);
   };
-  if (!batch_error) {
+  // A batch of writes that may run twice (write_then, write_async) first runs without a
+  // savepoint per write: a savepoint copies every page a write touches. If one of them
+  // throws, the batch is undone and run again the careful way, so that only that one fails.
+  const bool rerunnable =
+      std::all_of(batch.begin(), batch.end(), [](const auto& job) { return job->may_run_twice; });
+  bool all_ran = false;
+  if (!batch_error && rerunnable) {
+    all_ran = true;
+    for (auto& job : batch) {
+      WriteTxn txn(conn, clock_.now_ms(), senders_);
+      try {
+        job->fn(txn);
+        conn.finish_statements();
+      } catch (...) {
+        take_back(txn.window_adds());
+        conn.finish_statements();
+        all_ran = false;
+        break;
+      }
+      changed.insert(changed.end(), txn.changed_phones().begin(), txn.changed_phones().end());
+      window_adds.insert(window_adds.end(), txn.window_adds().begin(), txn.window_adds().end());
+      if (job->early()) early_ran.push_back({job, Signal::kRan});
+    }
+    if (!all_ran) {
+      try {
+        conn.run("ROLLBACK");
+      } catch (...) {
+        // SQLite already rolled the transaction back (it does so itself on SQLITE_FULL).
+      }
+      take_back(window_adds);
+      window_adds.clear();
+      changed.clear();
+      early_ran.clear();
+      begin();
+    }
+  }
+  if (!batch_error && !all_ran) {
     for (auto& job : batch) {
       WriteTxn txn(conn, clock_.now_ms(), senders_);
       try {

@@ -269,8 +269,8 @@ class Store {
   // before the ticket's wait() returns or a later write() returns: batches commit in order,
   // and a failed batch leaves nothing behind. `on_done`, if given, is called like
   // write_async's once the batch has committed or failed, after `on_ran`. `fn` must stay
-  // valid until then; the callbacks must be quick and must not call the store. Throws
-  // StoreError if the store is stopping.
+  // valid until then; the callbacks must be quick and must not call the store. `fn` may run
+  // twice, as write_async's. Throws StoreError if the store is stopping.
   CommitTicket write_then(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_ran,
                           std::function<void(std::exception_ptr)> on_done = nullptr);
 
@@ -278,7 +278,11 @@ class Store {
   // notifier thread once that batch has committed (with null) or failed (with what `fn`
   // threw, or the batch's error). For callers that need not wait (the dispatcher: its worker
   // goes on to the next user while the reply commits). `on_done` must be quick and must not
-  // call the store. Throws StoreError if the store is stopping.
+  // call the store. `fn` may run twice: a batch of such writes runs without a savepoint per
+  // write, and if one throws, the batch is undone and run again with one, so that only that
+  // write fails. So `fn` must set (not add to) what it reports, and anything else it does
+  // outside the transaction must be harmless twice. Throws StoreError if the store is
+  // stopping.
   void write_async(std::function<void(WriteTxn&)> fn, std::function<void(std::exception_ptr)> on_done);
 
   // Writes waiting for the writer thread (not counting the batch it is running).
@@ -365,7 +369,8 @@ class Store {
   void submit(std::function<void(WriteTxn&)> fn);
   std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn,
                                    std::function<void(std::exception_ptr)> on_ran = nullptr,
-                                   std::function<void(std::exception_ptr)> on_done = nullptr);
+                                   std::function<void(std::exception_ptr)> on_done = nullptr,
+                                   bool may_run_twice = false);
   void writer_loop();
   void run_batch(std::deque<std::shared_ptr<Job>>& batch);
   std::unique_ptr<Connection> acquire_reader();

@@ -560,6 +560,54 @@ TEST_CASE("write_async calls on_done once its write is visible to readers, or wi
   CHECK_FALSE(f.store.inbound_by_sid("SM2").has_value());
 }
 
+TEST_CASE("when one write of a batch of write_async writes throws, only it is lost and the others run again",
+          "[store]") {
+  Fixture f;
+  const std::string kSender = "+15145550001";
+  // Hold the writer so that the three writes below share one batch.
+  std::latch holder_running(1);
+  std::latch release_holder(1);
+  std::thread holder([&] {
+    f.store.write([&](WriteTxn&) {
+      holder_running.count_down();
+      release_holder.wait();
+    });
+  });
+  holder_running.wait();
+  std::atomic<int> first_runs{0};
+  std::promise<std::exception_ptr> first_done, failing_done, last_done;
+  f.store.write_async(
+      [&](WriteTxn& txn) {
+        ++first_runs;
+        txn.insert_inbound(inbound("SM1", kSender, UserId{1}, "routed", kStart));
+      },
+      [&](std::exception_ptr error) { first_done.set_value(error); });
+  f.store.write_async(
+      [&](WriteTxn& txn) {
+        txn.insert_inbound(inbound("SM2", kSender, UserId{1}, "routed", kStart));
+        throw DeliberateFailure("no");
+      },
+      [&](std::exception_ptr error) { failing_done.set_value(error); });
+  f.store.write_async(
+      [&](WriteTxn& txn) { txn.insert_inbound(inbound("SM3", kSender, UserId{1}, "routed", kStart)); },
+      [&](std::exception_ptr error) { last_done.set_value(error); });
+  while (f.store.queued_writes() != 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  release_holder.count_down();
+  holder.join();
+
+  CHECK(first_done.get_future().get() == nullptr);
+  CHECK(last_done.get_future().get() == nullptr);
+  auto error = failing_done.get_future().get();
+  REQUIRE(error != nullptr);
+  CHECK_THROWS_AS(std::rethrow_exception(error), DeliberateFailure);
+  CHECK(first_runs == 2);  // once in the batch that was undone, once in the careful run
+  CHECK(f.store.inbound_by_sid("SM1").has_value());
+  CHECK_FALSE(f.store.inbound_by_sid("SM2").has_value());
+  CHECK(f.store.inbound_by_sid("SM3").has_value());
+  // The per-sender counts took back what the undone run added.
+  CHECK(f.store.write([&](WriteTxn& txn) { return txn.count_routed_since(kSender, kStart - 60000, 100); }) == 2);
+}
+
 TEST_CASE("finish_inbound and record_attempt only touch the message named by both id and MessageSid", "[store]") {
   Fixture f;
   auto id = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, "routed", kStart));
