@@ -89,20 +89,20 @@ class KeyedScheduler {
   // the key's later tasks. Any thread may call it, once per park, even before the handler
   // that parks the task has returned (the write it waits for may commit first).
   void resume(const Key& key, std::optional<TimePoint> retry_at) {
+    // Notified under the lock: once the last parked task is resumed, stop() may return and
+    // the scheduler be destroyed as soon as the lock is released.
+    std::lock_guard lock(mu_);
+    auto& q = queues_[key];
+    if (q.running) {
+      q.resumed_early = retry_at;  // the worker applies it when the handler returns
+      return;
+    }
+    --parked_;
     bool more_work = true;
-    {
-      std::lock_guard lock(mu_);
-      auto& q = queues_[key];
-      if (q.running) {
-        q.resumed_early = retry_at;  // the worker applies it when the handler returns
-        return;
-      }
-      --parked_;
-      if (retry_at) {
-        delayed_.emplace(*retry_at, key);
-      } else {
-        more_work = finish_front(key);
-      }
+    if (retry_at) {
+      delayed_.emplace(*retry_at, key);
+    } else {
+      more_work = finish_front(key);
     }
     // Waking a worker for nothing costs a context switch per finished task.
     if (more_work) cv_.notify_one();
