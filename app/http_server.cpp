@@ -200,10 +200,8 @@ int HttpServer::bind(const std::string& host, int port) {
 }
 
 void HttpServer::start() {
-  thread_ = std::thread([this] {
-    name_this_thread("http");  // cpp-httplib's worker threads, started from here, inherit it
-    server_->listen_after_bind();
-  });
+  // cpp-httplib's worker threads, started from this one, inherit its name.
+  thread_ = named_thread("http", [this] { server_->listen_after_bind(); });
 }
 
 void HttpServer::stop() {

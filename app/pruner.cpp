@@ -21,10 +21,7 @@ Pruner::Pruner(Store& store, const Settings& settings, const Clock& clock)
 Pruner::~Pruner() { stop(); }
 
 void Pruner::start() {
-  thread_ = std::thread([this] {
-    name_this_thread("pruner");
-    loop();
-  });
+  thread_ = named_thread("pruner", [this] { loop(); });
 }
 
 void Pruner::stop() {

@@ -36,7 +36,7 @@ class KeyedScheduler {
   // What a handler returns to park its task (see resume).
   static constexpr TimePoint kParked = TimePoint::max();
 
-  // `name` names the worker threads (see name_this_thread).
+  // `name` names the worker threads (see named_thread).
   KeyedScheduler(const Clock& clock, std::string name, Handler handler)
       : clock_(clock), name_(std::move(name)), handler_(std::move(handler)) {}
   ~KeyedScheduler() { stop(std::chrono::seconds(0)); }
@@ -47,10 +47,7 @@ class KeyedScheduler {
     std::lock_guard lock(mu_);
     for (int i = 0; i < std::max(1, workers); ++i) {
       ++running_;
-      workers_.emplace_back([this] {
-        name_this_thread(name_);
-        worker_loop();
-      });
+      workers_.push_back(named_thread(name_, [this] { worker_loop(); }));
     }
   }
 

@@ -716,18 +716,9 @@ Store::Store(const std::string& path, const Clock& clock) : path_(path), clock_(
   } catch (const std::exception& e) {
     rethrow_as_store_error(e, "opening database " + path);
   }
-  notifier_ = std::thread([this] {
-    name_this_thread("db-notify");
-    notify_loop();
-  });
-  writer_ = std::thread([this] {
-    name_this_thread("db-writer");
-    writer_loop();
-  });
-  checkpointer_ = std::thread([this] {
-    name_this_thread("db-checkpoint");
-    checkpoint_loop();
-  });
+  notifier_ = named_thread("db-notify", [this] { notify_loop(); });
+  writer_ = named_thread("db-writer", [this] { writer_loop(); });
+  checkpointer_ = named_thread("db-checkpoint", [this] { checkpoint_loop(); });
 }
 
 Store::~Store() {

@@ -85,10 +85,7 @@ ChangeListener::ChangeListener(std::string url, std::function<void()> on_change)
 ChangeListener::~ChangeListener() { stop(); }
 
 void ChangeListener::start() {
-  thread_ = std::thread([this] {
-    name_this_thread("sync-listen");
-    loop();
-  });
+  thread_ = named_thread("sync-listen", [this] { loop(); });
 }
 
 void ChangeListener::stop() {

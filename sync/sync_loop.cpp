@@ -15,10 +15,7 @@ SyncLoop::SyncLoop(SyncEngine& engine, std::chrono::seconds interval, const Cloc
 SyncLoop::~SyncLoop() { stop(); }
 
 void SyncLoop::start() {
-  thread_ = std::thread([this] {
-    name_this_thread("sync");
-    loop();
-  });
+  thread_ = named_thread("sync", [this] { loop(); });
 }
 
 void SyncLoop::stop() {

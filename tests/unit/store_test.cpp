@@ -56,6 +56,32 @@ struct Fixture {
   Store store{path, clock};
 };
 
+// Keeps the store's writer busy in a write of its own until release(), so that writes
+// queued meanwhile run together in the next batch.
+class WriterHold {
+ public:
+  explicit WriterHold(Store& store)
+      : thread_([this, &store] {
+          store.write([this](WriteTxn&) {
+            running_.count_down();
+            release_.wait();
+          });
+        }) {
+    running_.wait();
+  }
+  ~WriterHold() { release(); }
+  void release() {
+    if (!thread_.joinable()) return;
+    release_.count_down();
+    thread_.join();
+  }
+
+ private:
+  std::latch running_{1};
+  std::latch release_{1};
+  std::thread thread_;
+};
+
 NewUser new_user(std::vector<std::string> phones, std::optional<UserId> id = std::nullopt,
                  bool active = true) {
   NewUser u;
@@ -484,15 +510,7 @@ TEST_CASE("write_then calls on_ran once the writer has run the lambda, and the t
           "[store]") {
   Fixture f;
   // Hold the writer so that the write shares a batch with a plain one after it.
-  std::latch holder_running(1);
-  std::latch release_holder(1);
-  std::thread holder([&] {
-    f.store.write([&](WriteTxn&) {
-      holder_running.count_down();
-      release_holder.wait();
-    });
-  });
-  holder_running.wait();
+  WriterHold hold(f.store);
   std::int64_t id = 0;
   std::promise<std::exception_ptr> ran;
   auto ticket = f.store.write_then(
@@ -504,7 +522,7 @@ TEST_CASE("write_then calls on_ran once the writer has run the lambda, and the t
     f.store.write([](WriteTxn& txn) { txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, "unknown", kStart)); });
   });
   while (f.store.queued_writes() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  release_holder.count_down();
+  hold.release();
 
   CHECK(ran.get_future().get() == nullptr);
   CHECK(id > 0);
@@ -512,7 +530,6 @@ TEST_CASE("write_then calls on_ran once the writer has run the lambda, and the t
   auto stored = f.store.inbound_by_id(id);
   REQUIRE(stored);
   CHECK(stored->message_sid == "SM1");
-  holder.join();
   plain.join();
   CHECK(f.store.inbound_by_sid("SM2").has_value());
 }
@@ -565,15 +582,7 @@ TEST_CASE("when one write of a batch of write_async writes throws, only it is lo
   Fixture f;
   const std::string kSender = "+15145550001";
   // Hold the writer so that the three writes below share one batch.
-  std::latch holder_running(1);
-  std::latch release_holder(1);
-  std::thread holder([&] {
-    f.store.write([&](WriteTxn&) {
-      holder_running.count_down();
-      release_holder.wait();
-    });
-  });
-  holder_running.wait();
+  WriterHold hold(f.store);
   std::atomic<int> first_runs{0};
   std::promise<std::exception_ptr> first_done, failing_done, last_done;
   f.store.write_async(
@@ -592,8 +601,7 @@ TEST_CASE("when one write of a batch of write_async writes throws, only it is lo
       [&](WriteTxn& txn) { txn.insert_inbound(inbound("SM3", kSender, UserId{1}, "routed", kStart)); },
       [&](std::exception_ptr error) { last_done.set_value(error); });
   while (f.store.queued_writes() != 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  release_holder.count_down();
-  holder.join();
+  hold.release();
 
   CHECK(first_done.get_future().get() == nullptr);
   CHECK(last_done.get_future().get() == nullptr);
