@@ -129,11 +129,11 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   auto config = settings_.current();
   auto started = clock_.steady();
 
-  SenderAddress sender = normalizer_.classify_sender(sms.from);
   auto pending = std::make_shared<Pending>();
   pending->sms = sms;
   pending->config = config;
-  Store::CommitTicket committed = admit(sender, pending);
+  identify_sender(*pending);
+  Store::CommitTicket committed = admit(pending);
   // One wait: for the reply of a routed message (it comes after the admission's commit), or
   // for the commit of a message that goes to no agent. The ticket makes sure of the commit.
   auto reply = pending->slot->await(std::chrono::milliseconds(config->agent.inline_wait_ms));
@@ -155,18 +155,39 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
   LOG_INFO("webhook.sms", {"message_sid", sms.message_sid},
-           {"from", redact_phone(sender.kind == SenderKind::kE164 ? sender.e164 : sms.from)},
+           {"from", redact_phone(pending->from)},
            {"user_id", admission.user_id ? std::to_string(*admission.user_id) : "-"},
            {"outcome", admission.outcome}, {"body_chars", utf8_length(sms.body)}, {"ms", ms});
   return {twiml, admission.outcome, false};
 }
 
-Store::CommitTicket InboundService::admit(const SenderAddress& sender, const std::shared_ptr<Pending>& pending) {
+void InboundService::identify_sender(Pending& p) {
+  const std::string& from = p.sms.from;
+  SenderAddress sender;
+  // Twilio gives a phone sender in E.164. When that exact string is a number we store, it is
+  // already the normalised form (numbers are normalised on the way in), so parsing and
+  // validating it again would only cost time: microseconds per number, and at a million
+  // users most senders are not in the normaliser's cache.
+  const bool looked_up_as_is = is_e164_shaped(from);
+  if (looked_up_as_is) {
+    p.owner = directory_.resolve(from);
+    if (p.owner.kind != Resolution::Kind::kUnknown) sender = {SenderKind::kE164, from};
+  }
+  if (sender.kind != SenderKind::kE164) {
+    sender = normalizer_.classify_sender(from);
+    if (sender.kind != SenderKind::kE164) {
+      p.owner = Resolution{};
+    } else if (!looked_up_as_is || sender.e164 != from) {
+      p.owner = directory_.resolve(sender.e164);
+    }  // else: the lookup above already found no owner for this very number
+  }
+  p.is_number = sender.kind == SenderKind::kE164;
+  p.from = p.is_number ? sender.e164 : from;
+}
+
+Store::CommitTicket InboundService::admit(const std::shared_ptr<Pending>& pending) {
   Pending& p = *pending;
   const InboundSms& sms = p.sms;
-  p.is_number = sender.kind == SenderKind::kE164;
-  p.from = p.is_number ? sender.e164 : sms.from;
-  p.owner = p.is_number ? directory_.resolve(sender.e164) : Resolution{};
   p.keyword = classify_keyword(sms.body, sms.opt_out_type);
   // Scored outside the write: the writer thread only decides.
   p.spam_points = p.config->spam.enabled ? spam_score(sms.body) : 0.0;

@@ -79,7 +79,9 @@ class InboundService {
   // Queues the write that decides and records the message and returns at once (see
   // Store::write_then): once decided, a routed message goes to the dispatcher while its
   // batch commits; for anything else the webhook's reply slot is released once committed.
-  Store::CommitTicket admit(const SenderAddress& sender, const std::shared_ptr<Pending>& pending);
+  Store::CommitTicket admit(const std::shared_ptr<Pending>& pending);
+  // Sets the pending message's sender (normalised when it is a number) and its owner.
+  void identify_sender(Pending& pending);
   // On the writer thread: dedup, opt-out, limits, caps, spam; records the message.
   Admission decide_and_record(WriteTxn& txn, const Pending& pending);
   std::string answer_of_duplicate(const std::string& message_sid, int wait_ms);

@@ -116,6 +116,11 @@ SenderAddress PhoneNormalizer::classify_uncached(std::string_view from) const {
   return {SenderKind::kInvalid, {}};
 }
 
+bool is_e164_shaped(std::string_view text) {
+  if (text.size() < 9 || text.size() > 16 || text[0] != '+' || text[1] == '0') return false;
+  return std::all_of(text.begin() + 1, text.end(), is_ascii_digit);
+}
+
 bool is_known_region(std::string_view region) {
   static const std::set<std::string, std::less<>> regions = [] {
     std::set<std::string> supported;

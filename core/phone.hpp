@@ -48,6 +48,10 @@ class PhoneNormalizer {
   std::shared_ptr<LruCache<SenderAddress>> sender_cache_;
 };
 
+// True if `text` is written as E.164 is: '+', then 8 to 15 digits, the first not 0. Says
+// nothing of whether the number exists (see PhoneNormalizer::to_e164 for that).
+bool is_e164_shaped(std::string_view text);
+
 // True if `region` is a region code libphonenumber knows ("US", "CA", "GB", ...).
 bool is_known_region(std::string_view region);
 

@@ -146,6 +146,19 @@ TEST_CASE("a number written in national format in the webhook still finds its ow
   CHECK(twiml_message(answer.body) == "agent 2: national");
 }
 
+TEST_CASE("a sender shaped like E.164 but not in normal form still finds its owner, under the normal form") {
+  // The webhook takes an E.164-shaped sender as it is only when it is a stored number; this
+  // one carries the UK trunk 0 after the country code and must go through normalisation.
+  Fixture f;
+  f.start();
+  REQUIRE(f.service->cli({"users", "add", "--id", "3", "--phone", "+442079460958"}).status == 0);
+  auto answer = f.send({"+4402079460958", "from London"});
+  CHECK(twiml_message(answer.body) == "agent 3: from London");
+  REQUIRE(f.agent.count() == 1);
+  CHECK(f.agent.requests().front().body["message"]["from"] == "+442079460958");
+  CHECK(f.count("SELECT count(*) FROM inbound_messages WHERE from_number = '+442079460958' AND user_id = 3") == 1);
+}
+
 TEST_CASE("an unknown number gets the unregistered reply at most once a day and never reaches an agent, even after a restart") {
   Fixture f;
   f.config["replies"]["unknown_sender"] = "Not registered. Sign up: https://example.com/join?p={phone}";

@@ -221,5 +221,25 @@ TEST_CASE("Normalisation gives the same answers from several threads at once", "
   for (const auto& result : results) CHECK(result == std::optional<std::string>("+14388290590"));
 }
 
+TEST_CASE("E.164 shape is a plus and 8 to 15 digits, the first not zero", "[phone]") {
+  for (const char* input : {"+14388290590", "+442079460958", "+12345678", "+123456789012345"}) {
+    CAPTURE(input);
+    CHECK(is_e164_shaped(input));
+  }
+  for (const char* input : {"", "+", "14388290590", "+1234567", "+1234567890123456", "+0438829059",
+                            "+1 438 829 0590", "+1438829059a", "tel:+14388290590", "++14388290590"}) {
+    CAPTURE(input);
+    CHECK_FALSE(is_e164_shaped(input));
+  }
+}
+
+TEST_CASE("An E.164-shaped string is not always the normalised form of its number", "[phone]") {
+  // Why the webhook trusts the shape only for numbers it has stored: the trunk prefix after
+  // the country code here is dropped by normalisation.
+  const PhoneNormalizer normalizer("US");
+  REQUIRE(is_e164_shaped("+4402079460958"));
+  CHECK(normalizer.to_e164("+4402079460958") == std::optional<std::string>("+442079460958"));
+}
+
 }  // namespace
 }  // namespace smsr
