@@ -6,6 +6,7 @@
 #include <SQLiteCpp/Transaction.h>
 
 #include <array>
+#include <mutex>
 
 #include "storage/errors.hpp"
 #include "storage/wal_buffer_vfs.hpp"
@@ -171,14 +172,34 @@ bool is_unavailable_code(int code) {
   }
 }
 
+// Process-wide settings, which SQLite accepts only before it initialises (at the first
+// connection or VFS registration, hence a call from both helpers below). Memory statistics
+// off: with them on, every allocation of every connection takes one global mutex, and the
+// writer and the readers allocate all the time.
+void configure_sqlite() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+int open_flags(Connection::Mode mode) {
+  configure_sqlite();
+  // A connection belongs to one thread at a time (see the header), so SQLite's own lock
+  // around every call on it would only cost.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (mode == Connection::Mode::kWriter) flags |= SQLITE_OPEN_CREATE;
+  return flags;
+}
+
+const char* vfs_for(Connection::Mode mode) {
+  configure_sqlite();
+  // The writer gathers each commit's log pages into one write (see wal_buffer_vfs.hpp).
+  return mode == Connection::Mode::kWriter ? wal_buffer_vfs_name() : "";
+}
+
 }  // namespace
 
 Connection::Connection(const std::string& path, Mode mode)
-    : db_(path, mode == Mode::kWriter ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
-                                      : SQLite::OPEN_READWRITE,
-          /*busyTimeoutMs=*/5000,
-          // The writer gathers each commit's log pages into one write (see wal_buffer_vfs.hpp).
-          mode == Mode::kWriter ? wal_buffer_vfs_name() : "") {
+    : db_(path, open_flags(mode), /*busyTimeoutMs=*/5000, vfs_for(mode)) {
   // WAL lets readers run while the writer commits; FULL makes every commit durable.
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=FULL");
