@@ -20,11 +20,12 @@
 # Checks, in order: install in the booted system (postinst enables the unit and tries to
 # start it, which fails with exit status 2 and no restart because no token is set); start
 # with the token as a LoadCredential= credential (active, StatusText, WatchdogUSec, the
-# service user, READY=1 and WATCHDOG=1 notifications); GET /sms-router/health, an unsigned
-# webhook (403) and a signed one (`sms-router simulate`); reload (RELOADING=1, then READY=1,
-# same MainPID); watchdog pings with WatchdogSec=3 for 8 s (no restart); stop (STOPPING=1,
-# exit status 0); `apt-get remove` stops a running service. The container has its own
-# network namespace with only loopback, so port 8000 on this machine is not used.
+# service user, SCHED_BATCH allowed, READY=1 and WATCHDOG=1 notifications); GET
+# /sms-router/health, an unsigned webhook (403) and a signed one (`sms-router simulate`);
+# reload (RELOADING=1, then READY=1, same MainPID); watchdog pings with WatchdogSec=3 for
+# 8 s (no restart); stop (STOPPING=1, exit status 0); `apt-get remove` stops a running
+# service. The container has its own network namespace with only loopback, so port 8000 on
+# this machine is not used.
 # Every wait has a time limit. Prints "N passed, N failed" and exits 1 if any check failed,
 # or 77 when this machine cannot run the test at all (not root, no Debian tree could be
 # made, or the container did not boot: no nspawn-capable kernel or cgroups).
@@ -299,6 +300,8 @@ check "StatusText is 'serving on 0.0.0.0:8000'" test "$status_text" = "serving o
 check "WatchdogUSec is 30s" test "$(show WatchdogUSec)" = 30s
 check "MainPID runs as sms-router" \
   test "$(in_ct ps -o user= -p "$main_pid" 2>/dev/null | tr -d ' ')" = sms-router
+check "the unit lets the service run its threads under SCHED_BATCH" \
+  contains "$(in_ct chrt -p "$main_pid" 2>&1)" "SCHED_BATCH"
 check "the database is in the state directory, owned by sms-router" \
   test "$(in_ct stat -c %U:%a /var/lib/sms-router/sms-router.db 2>/dev/null)" = sms-router:600
 sleep 1

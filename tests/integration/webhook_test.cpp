@@ -2,7 +2,13 @@
 // agent that is a real HTTP server.
 #include <SQLiteCpp/Database.h>
 
+#include <sched.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <regex>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 
@@ -486,6 +492,26 @@ TEST_CASE("a user added with the CLI while the service runs is routed within a m
   REQUIRE(f.service->cli({"users", "phones", "remove", "+15145550333"}).status == 0);
   REQUIRE(f.service->cli({"users", "phones", "add", "2", "+15145550333"}).status == 0);
   CHECK(eventually([&] { return twiml_message(f.send({"+15145550333", "moved"}).body) == "agent 2: moved"; }));
+}
+
+TEST_CASE("every thread of the service runs under SCHED_BATCH") {
+  Fixture f;
+  f.start();
+  REQUIRE(f.send({kAda, "wake every kind of thread"}).status == 200);
+  int threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(f.service->pid()) + "/task")) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the command name (which may hold spaces), counted from field 3; policy is 41.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::vector<std::string> fields{std::istream_iterator<std::string>(rest), {}};
+    REQUIRE(fields.size() > 38);
+    CAPTURE(task.path().string());
+    CHECK(std::stoi(fields[41 - 3]) == SCHED_BATCH);
+    ++threads;
+  }
+  CHECK(threads > 10);
 }
 
 TEST_CASE("health reports ok with the version") {
