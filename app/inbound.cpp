@@ -139,6 +139,11 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   auto reply = pending->slot->await(std::chrono::milliseconds(config->agent.inline_wait_ms));
   committed.wait();
   const Admission& admission = pending->admission;
+  if (admission.outcome == outcome::kSpam && !admission.duplicate) {
+    // Logged here, not in the write: a write may run twice (Store::write_then).
+    LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(pending->from)},
+             {"score", std::to_string(pending->spam_points)});
+  }
   if (admission.duplicate) {
     return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), admission.outcome, true};
   }
@@ -316,10 +321,6 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
   in.direction = "inbound";
   in.content = sms.body;
   in.twilio_message_sid = sms.message_sid;
-  if (a.outcome == outcome::kSpam) {
-    LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(from)},
-             {"score", std::to_string(spam_points)});
-  }
   in.metadata_json = inbound_metadata(a.outcome, body_segments, sms.media.size());
   txn.insert_usage_log(in);
   if (reply) {

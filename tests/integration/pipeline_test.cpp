@@ -540,6 +540,15 @@ TEST_CASE("with the spam filter on a spammy text from a registered user reaches 
   CHECK(answer.body.find("<Response/>") != std::string::npos);
   CHECK(f.agent.count() == 0);
   CHECK(f.text("SELECT outcome FROM inbound_messages WHERE message_sid = " + sql_literal(spam.sid)) == "spam");
+  // Logged once, with the webhook's request id, never with the text.
+  const std::string log = f.service->log();
+  const std::string spam_line = "event=message.spam message_sid=" + spam.sid;
+  const auto first = log.find(spam_line);
+  REQUIRE(first != std::string::npos);
+  CHECK(log.find(spam_line, first + 1) == std::string::npos);
+  const std::string line = log.substr(first, log.find('\n', first) - first);
+  CHECK(line.find("request_id=" + answer.request_id) != std::string::npos);
+  CHECK(line.find("CONGRATULATIONS") == std::string::npos);
 
   auto ordinary = f.send({kAda, "Can you remind me to call mom at 5?"});
   CHECK(twiml_message(ordinary.body) == "agent 1: Can you remind me to call mom at 5?");
