@@ -108,6 +108,15 @@ bool read_body(const httplib::ContentReader& reader, std::int64_t max_bytes, std
 // false after writing the error answer.
 bool accept_twilio_form(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res,
                         const Config& config, FormFields& fields) {
+  // Without a length (or chunks) a body ends only when the client closes the connection:
+  // ask for one at once rather than let the client wait out the read timeout. Twilio always
+  // sends it. The client is asked to close: its unread body cannot start another request.
+  if (!req.has_header("Content-Length") &&
+      req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
+    plain_error(res, 411, "Content-Length required");
+    res.set_header("Connection", "close");
+    return false;
+  }
   std::string body;
   if (!read_body(reader, config.limits.max_body_bytes, body)) {
     plain_error(res, 413, "request body larger than limits.max_body_bytes");

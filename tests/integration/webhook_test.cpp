@@ -2,7 +2,11 @@
 // agent that is a real HTTP server.
 #include <SQLiteCpp/Database.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -356,6 +360,52 @@ TEST_CASE("malformed bodies and missing fields get 400 with a reason, oversized 
   CHECK(big.status == 413);
   CHECK(f.agent.count() == 0);
   CHECK(http_get(port, "/sms-router/health").status == 200);  // still serving
+}
+
+namespace {
+
+// Sends `request` as it is over a new connection and returns the first response (status
+// line, headers, and as many body bytes as its Content-Length says), or what came before a
+// 30 s silence.
+std::string exchange_raw(int port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) {
+    answer.append(buf, static_cast<std::size_t>(n));
+    auto end_of_headers = answer.find("\r\n\r\n");
+    if (end_of_headers == std::string::npos) continue;
+    std::smatch length;
+    std::string headers = answer.substr(0, end_of_headers);
+    if (!std::regex_search(headers, length, std::regex("Content-Length: (\\d+)"))) break;
+    if (answer.size() >= end_of_headers + 4 + std::stoul(length[1])) break;
+  }
+  close(fd);
+  return answer;
+}
+
+}  // namespace
+
+TEST_CASE("a webhook POST without Content-Length is answered 411 at once, asking the client to close") {
+  Fixture f;
+  f.start();
+  std::string answer = exchange_raw(f.service->port(),
+                                    "POST /sms-router/webhook/sms HTTP/1.1\r\nHost: localhost\r\n"
+                                    "Content-Type: application/x-www-form-urlencoded\r\n\r\nBody=hi&From=%2B1");
+  CHECK(answer.rfind("HTTP/1.1 411", 0) == 0);
+  CHECK(answer.find("Connection: close") != std::string::npos);
+  CHECK(answer.find("Content-Length required") != std::string::npos);
+  CHECK(f.agent.count() == 0);
+  CHECK(f.count("SELECT count(*) FROM inbound_messages") == 0);
 }
 
 TEST_CASE("a 1600-character message in a non-Latin script is accepted though its form body exceeds 8 KiB") {
