@@ -21,25 +21,17 @@ for f in "$data/config.json" "$data/population-$users.db" "$data/webhooks-$users
   [ -e "$f" ] || { echo "missing $f: run bench/run.sh $users first" >&2; exit 2; }
 done
 
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  server_pid=""
-}
-trap stop_server EXIT
+connections=100
+source bench/lib.sh
 
+# Prints the binary, req/s and p99 of one run.
 one_run() {
-  local binary=$1
-  cp "$data/population-$users.db" "$data/run.db"
-  rm -f "$data/run.db-wal" "$data/run.db-shm"
-  "$binary" --config "$data/config.json" serve 2> "$data/serve.log" &
-  server_pid=$!
-  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  CONNECTION_CLOSE=${CONNECTION_CLOSE:-0} WRK_THREADS=2 WEBHOOKS="$data/webhooks-$users.txt" \
-    wrk -t2 -c100 -d"${seconds}s" --latency -s bench/webhook.lua "http://127.0.0.1:$port" > "$data/wrk.out"
+  start_router "$1"
+  wait_for_port "$port"
+  local result
+  result=$(wrk_run "$port" "${CONNECTION_CLOSE:-0}")
   stop_server
-  printf "%-40s req/s %8s   p99 %9s   %s\n" "$binary" "$(awk '/Requests\/sec/ {print $2}' "$data/wrk.out")" \
-    "$(awk '$1 == "99%" {print $2}' "$data/wrk.out")" "$(grep -E 'non-2xx' "$data/wrk.out" || true)"
+  printf "%-40s req/s %8s   p99 %7s ms\n" "$1" "$(cut -d' ' -f1 <<< "$result")" "$(cut -d' ' -f4 <<< "$result")"
 }
 
 for _ in $(seq 1 "$pairs"); do

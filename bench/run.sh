@@ -43,35 +43,7 @@ cat > "$data/config.json" <<JSON
 }
 JSON
 
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  server_pid=""
-}
-trap stop_server EXIT
-
-wait_for_port() {
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
-
-# One wrk run; prints "req/s p50 p90 p99" (latencies in ms).
-wrk_run() {
-  local target_port=$1 close=$2
-  CONNECTION_CLOSE=$close WRK_THREADS=2 WEBHOOKS="$data/webhooks-$users.txt" \
-    wrk -t2 -c$connections -d"${seconds}s" --latency -s bench/webhook.lua "http://127.0.0.1:$target_port" \
-    > "$data/wrk.out"
-  grep -E "non-2xx" "$data/wrk.out" >&2 || true
-  awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /^ +50%/ { p50 = ms($2) } /^ +90%/ { p90 = ms($2) } /^ +99%/ { p99 = ms($2) }
-    /^Requests\/sec/ { rps = $2 }
-    END { printf "%.0f %.2f %.2f %.2f\n", rps, p50, p90, p99 }' "$data/wrk.out"
-}
+source bench/lib.sh
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -86,9 +58,7 @@ for mode in keepalive close; do
   close=0; [ "$mode" = close ] && close=1
   : > "$data/router-$mode.txt"; : > "$data/baseline-$mode.txt"
   for run in $(seq 1 "$runs"); do
-    cp "$data/population-$users.db" "$data/run.db"; rm -f "$data/run.db-wal" "$data/run.db-shm"
-    build-bench/sms-router --config "$data/config.json" serve 2> "$data/serve.log" &
-    server_pid=$!
+    start_router build-bench/sms-router
     wait_for_port $port
     result=$(wrk_run $port $close); echo "$result" >> "$data/router-$mode.txt"
     echo "sms-router $mode run $run: $result"

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <latch>
 #include <mutex>
@@ -157,6 +158,21 @@ std::int64_t insert(Store& store, const InboundRecord& r) {
 struct DeliberateFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// A write that inserts an unknown sender's message `sid` and then throws DeliberateFailure:
+// none of it may be stored.
+std::function<void(WriteTxn&)> insert_then_fail(const std::string& sid) {
+  return [sid](WriteTxn& txn) {
+    txn.insert_inbound(inbound(sid, "+15145550001", std::nullopt, "unknown", kStart));
+    throw DeliberateFailure("no");
+  };
+}
+
+// Checks that `error` carries the DeliberateFailure of insert_then_fail.
+void check_deliberate_failure(std::exception_ptr error) {
+  REQUIRE(error != nullptr);
+  CHECK_THROWS_AS(std::rethrow_exception(error), DeliberateFailure);
+}
 
 // ---------------------------------------------------------------------------------------
 // Resolution
@@ -538,15 +554,8 @@ TEST_CASE("write_then hands its lambda's exception to on_ran and to the ticket, 
           "[store]") {
   Fixture f;
   std::promise<std::exception_ptr> ran;
-  auto ticket = f.store.write_then(
-      [](WriteTxn& txn) {
-        txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
-        throw DeliberateFailure("no");
-      },
-      [&](std::exception_ptr error) { ran.set_value(error); });
-  auto error = ran.get_future().get();
-  REQUIRE(error != nullptr);
-  CHECK_THROWS_AS(std::rethrow_exception(error), DeliberateFailure);
+  auto ticket = f.store.write_then(insert_then_fail("SM1"), [&](std::exception_ptr error) { ran.set_value(error); });
+  check_deliberate_failure(ran.get_future().get());
   CHECK_THROWS_AS(ticket.wait(), DeliberateFailure);
   CHECK_FALSE(f.store.inbound_by_sid("SM1").has_value());
 }
@@ -565,15 +574,8 @@ TEST_CASE("write_async calls on_done once its write is visible to readers, or wi
   CHECK(committed.get_future().get());
 
   std::promise<std::exception_ptr> failed;
-  f.store.write_async(
-      [](WriteTxn& txn) {
-        txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, "unknown", kStart));
-        throw DeliberateFailure("no");
-      },
-      [&](std::exception_ptr error) { failed.set_value(error); });
-  auto error = failed.get_future().get();
-  REQUIRE(error != nullptr);
-  CHECK_THROWS_AS(std::rethrow_exception(error), DeliberateFailure);
+  f.store.write_async(insert_then_fail("SM2"), [&](std::exception_ptr error) { failed.set_value(error); });
+  check_deliberate_failure(failed.get_future().get());
   CHECK_FALSE(f.store.inbound_by_sid("SM2").has_value());
 }
 
