@@ -29,7 +29,8 @@ start_router() {
 # (latencies in ms).
 wrk_run() {
   local target_port=$1 close=$2
-  CONNECTION_CLOSE=$close WRK_THREADS=2 WEBHOOKS="$data/webhooks-$users.txt" \
+  rm -f "$data/wrk-ready"
+  CONNECTION_CLOSE=$close WRK_THREADS=2 WEBHOOKS="$data/webhooks-$users.txt" WRK_READY="$data/wrk-ready" \
     wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/webhook.lua "http://127.0.0.1:$target_port" \
     > "$data/wrk.out"
   grep -E "non-2xx" "$data/wrk.out" >&2 || true
