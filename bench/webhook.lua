@@ -12,13 +12,11 @@
 --   thread waits for it before its first request. (For the first thread, wrk's main thread
 --   also calls request() once before starting it, to check what it returns; that call must
 --   not wait.)
-local threads = {}
 local counter = 0
 
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
-  table.insert(threads, thread)
 end
 
 function init(args)
