@@ -222,12 +222,24 @@ class WriteTxn {
   std::vector<std::pair<std::string, EpochMs>> window_adds_;
 };
 
+// When the write-ahead log is checkpointed, in log pages (4 KiB each).
+struct CheckpointPolicy {
+  // The checkpointer copies committed pages into the database file once this many were
+  // added to the log, or a second has passed.
+  int copy_after = 8192;
+  // Under writes that never pause, the log starts over only when the writer itself
+  // finishes a checkpoint (see Store's private part), which holds up writes for a copy and
+  // an fsync (2 to 5 ms measured): it does that once the log is this long (512 MiB). A
+  // pause in the writes starts the log over sooner, and for free.
+  int restart_after = 131072;
+};
+
 class Store {
   struct Job;  // one write waiting for, or inside, a batch
 
  public:
   // Opens (creating if needed) and migrates the database at `path`. Throws StoreError.
-  Store(const std::string& path, const Clock& clock);
+  Store(const std::string& path, const Clock& clock, CheckpointPolicy checkpoints = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -408,10 +420,20 @@ class Store {
   bool notify_stopping_ = false;     // guarded by notify_mu_
   std::thread notifier_;
 
-  // Copies committed WAL pages into the database file once a second, on its own thread
-  // and connection (PASSIVE: never blocks the writer or readers).
+  // Checkpoints copy committed pages from the log into the database file, so that the log
+  // can start over instead of growing. SQLite starts it over when a write begins with every
+  // page in it copied, which a checkpoint on another connection never achieves while writes
+  // go on without a pause: the writer appends while it copies. So the checkpointer copies
+  // on its own connection (PASSIVE: never blocks the writer or readers), and once the log is
+  // long the writer, between two batches, copies what was committed meanwhile.
   void checkpoint_loop();
-  std::condition_variable checkpoint_cv_;  // waits on queue_mu_
+  void log_grew(int pages);  // the writer thread, after each commit
+  void finish_checkpoint();  // the writer thread, between batches
+  const CheckpointPolicy checkpoints_;
+  int log_pages_at_copy_ = 0;  // writer thread only: the log's length at the last copy asked for
+  enum class CheckpointStep { kNone, kCopy, kFinish };
+  CheckpointStep checkpoint_step_ = CheckpointStep::kNone;  // guarded by queue_mu_
+  std::condition_variable checkpoint_cv_;                   // waits on queue_mu_
   std::thread checkpointer_;
 };
 

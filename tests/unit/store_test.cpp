@@ -1049,6 +1049,38 @@ TEST_CASE("check_health succeeds on a good store and records the check", "[store
 }
 
 // ---------------------------------------------------------------------------------------
+// Checkpoints
+
+TEST_CASE("Under writes that never pause, the write-ahead log starts over instead of growing",
+          "[store]") {
+  TempDir dir;
+  ManualClock clock{kStart};
+  const std::string path = dir.file("router.db");
+  // Small limits (in 4 KiB log pages), so that these writes cross them many times.
+  Store store(path, clock, CheckpointPolicy{.copy_after = 32, .restart_after = 128});
+  constexpr int kWriters = 4;
+  constexpr int kWritesEach = 400;
+  const std::string body(8000, 'x');  // two or three log pages per message
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kWritesEach; ++i) {
+        const std::string sid = "SM" + std::to_string(w) + "-" + std::to_string(i);
+        insert(store, inbound(sid, "+15145550001", std::nullopt, "unknown", kStart, body));
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+
+  // About 13 MB of messages (over 30 MB of log pages) went through the log. The log file never shrinks (it is reused
+  // when the log starts over), so its size is the longest the log has been.
+  const auto log_bytes = std::filesystem::file_size(path + "-wal");
+  INFO("log file: " << log_bytes << " bytes");
+  CHECK(log_bytes < 4 * 1024 * 1024);
+  CHECK(store.write([](WriteTxn& txn) { return txn.find_inbound("SM3-399"); }));
+}
+
+// ---------------------------------------------------------------------------------------
 // Pruning old history
 
 
