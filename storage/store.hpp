@@ -228,9 +228,9 @@ struct CheckpointPolicy {
   // added to the log, or a second has passed.
   int copy_after = 8192;
   // Under writes that never pause, the log starts over only when the writer itself
-  // finishes a checkpoint (see Store's private part), which holds up writes for a copy and
-  // an fsync (2 to 5 ms measured): it does that once the log is this long (512 MiB). A
-  // pause in the writes starts the log over sooner, and for free.
+  // finishes a checkpoint (see Store's private part), which holds up writes for a copy
+  // and an fsync (mostly 2 to 5 ms measured): it does that once the log is this long
+  // (512 MiB). A pause in the writes starts the log over sooner, and for free.
   int restart_after = 131072;
 };
 
