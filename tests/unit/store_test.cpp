@@ -1072,8 +1072,9 @@ TEST_CASE("Under writes that never pause, the write-ahead log starts over instea
   }
   for (auto& t : writers) t.join();
 
-  // About 13 MB of messages (over 30 MB of log pages) went through the log. The log file never shrinks (it is reused
-  // when the log starts over), so its size is the longest the log has been.
+  // About 13 MB of messages (over 30 MB of log pages) went through the log. The log file
+  // never shrinks (it is reused when the log starts over), so its size is the longest the
+  // log has been.
   const auto log_bytes = std::filesystem::file_size(path + "-wal");
   INFO("log file: " << log_bytes << " bytes");
   CHECK(log_bytes < 4 * 1024 * 1024);
