@@ -1,3 +1,3 @@
-#include "app/commands.hpp"
+#include "app/cli/commands.hpp"
 
 int main(int argc, char** argv) { return smsr::run(argc, argv); }

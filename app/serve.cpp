@@ -11,22 +11,23 @@
 #include <functional>
 #include <memory>
 
-#include "app/admin_api.hpp"
-#include "app/agent.hpp"
-#include "app/central_sync.hpp"
-#include "app/commands.hpp"
-#include "app/directory.hpp"
-#include "app/dispatcher.hpp"
-#include "app/http_server.hpp"
-#include "app/inbound.hpp"
-#include "app/metrics.hpp"
-#include "app/pruner.hpp"
-#include "app/sender.hpp"
-#include "app/settings.hpp"
-#include "app/twilio_api.hpp"
+#include "app/agent/agent.hpp"
+#include "app/http/admin_api.hpp"
+#include "app/http/server.hpp"
+#include "app/routing/central_sync.hpp"
+#include "app/routing/directory.hpp"
+#include "app/routing/dispatcher.hpp"
+#include "app/routing/inbound.hpp"
+#include "app/routing/metrics.hpp"
+#include "app/routing/pruner.hpp"
+#include "app/routing/sender.hpp"
+#include "app/routing/settings.hpp"
+#include "app/serve.hpp"
+#include "app/twilio/rest_api.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/phone.hpp"
+#include "core/version.hpp"
 #include "storage/store.hpp"
 #include "sync/central.hpp"
 
@@ -134,6 +135,15 @@ void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& dir
 }
 
 }  // namespace
+
+void validate_service_config(const Config& config) {
+  validate_for_serve(config);
+  if (!is_known_region(config.phone.default_region)) {
+    throw ConfigError("phone.default_region \"" + config.phone.default_region +
+                      "\" is not a region libphonenumber knows; use an ISO 3166 code such as US, CA, GB");
+  }
+  make_agent(config.agent, [] { return 0; });  // throws for an unusable agent.url
+}
 
 int cmd_serve(const ConfigLocation& where) {
   // 1. Configuration: load, check, set up logging.

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "app/twilio_signature.hpp"
+#include "app/twilio/signature.hpp"
 #include "core/clock.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"

@@ -8,8 +8,8 @@
 
 #include <SQLiteCpp/Database.h>
 
-#include "app/directory.hpp"
-#include "app/twilio_signature.hpp"
+#include "app/routing/directory.hpp"
+#include "app/twilio/signature.hpp"
 #include "core/clock.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"

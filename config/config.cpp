@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/strings.hpp"
+
 extern char** environ;  // POSIX: the process environment
 
 namespace smsr {
@@ -25,7 +27,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kWhitespace = " \t\r\n\f\v";
 constexpr std::string_view kEnvPrefix = "SMS_ROUTER_";
 constexpr std::string_view kConfigPathVariable = "SMS_ROUTER_CONFIG";  // read by the CLI
 constexpr std::string_view kMask = "********";
@@ -147,29 +148,6 @@ std::string in_quotes(std::string_view text) {
   out.reserve(text.size() + 2);
   out.append(1, '"').append(text).append(1, '"');
   return out;
-}
-
-std::string trimmed(std::string_view text) {
-  const auto first = text.find_first_not_of(kWhitespace);
-  if (first == std::string_view::npos) return "";
-  return std::string(text.substr(first, text.find_last_not_of(kWhitespace) - first + 1));
-}
-
-// ASCII only, so keywords in other scripts pass through unchanged whatever the locale.
-std::string upper_cased(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return result;
-}
-
-std::string lower_cased(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return result;
 }
 
 bool all_digits(std::string_view text) {
@@ -404,7 +382,7 @@ void assign(std::map<std::string, std::string>* target, const json& value, const
       throw InvalidValue("must map each keyword to a string, got " + type_of(reply) + " for " +
                          in_quotes(keyword));
     }
-    const std::string normalised = upper_cased(trimmed(keyword));
+    const std::string normalised = upper_cased(trim(keyword));
     if (normalised.empty()) throw InvalidValue("must not have an empty keyword");
     if (!keywords.emplace(normalised, reply.get<std::string>()).second) {
       throw InvalidValue("has the keyword " + in_quotes(normalised) +
@@ -456,22 +434,23 @@ json from_text(const double*, const std::string& text) {
 }
 
 json from_text(const bool*, const std::string& text) {
+  if (auto value = parse_bool(text)) return *value;
   const std::string word = lower_cased(text);
-  if (word == "true" || word == "1" || word == "yes") return true;
-  if (word == "false" || word == "0" || word == "no") return false;
+  if (word == "yes") return true;
+  if (word == "no") return false;
   throw InvalidValue("must be true/false, 1/0 or yes/no, got " + in_quotes(text));
 }
 
 // A JSON array, or the friendlier comma-separated list: "+15551230001, +15551230002".
 json from_text(const std::vector<std::string>*, const std::string& text) {
-  if (trimmed(text).starts_with('[')) {
+  if (trim(text).starts_with('[')) {
     if (auto array = parse_json_fragment(text)) return *array;
     throw InvalidValue("must be a JSON array of strings or a comma-separated list");
   }
   json entries = json::array();
   for (std::size_t start = 0; start <= text.size();) {
     const auto comma = std::min(text.find(',', start), text.size());
-    if (std::string entry = trimmed(std::string_view(text).substr(start, comma - start));
+    if (std::string entry(trim(std::string_view(text).substr(start, comma - start)));
         !entry.empty()) {
       entries.push_back(std::move(entry));
     }
@@ -614,7 +593,7 @@ std::string parse_failure_reason(const json::exception& error) {
 }
 
 json parse_json_text(const std::string& text, std::string_view origin) {
-  if (text.find_first_not_of(kWhitespace) == std::string::npos) return json::object();
+  if (text.find_first_not_of(kAsciiWhitespace) == std::string::npos) return json::object();
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {

@@ -135,6 +135,14 @@ Config parse_config(const std::string& json_text, const std::string& origin,
 // user named explicitly is (`explicit_path`).
 Config load_config(const std::string& path, bool explicit_path);
 
+// Where the configuration file is: the --config path or $SMS_ROUTER_CONFIG (explicit), or
+// the default path. serve reads it again on SIGHUP.
+struct ConfigLocation {
+  std::string path;
+  bool explicit_path = false;
+  Config load() const { return load_config(path, explicit_path); }
+};
+
 // Checks that the configuration can run `serve` (e.g. an auth token when signatures are
 // validated). Throws ConfigError with a one-line message.
 void validate_for_serve(const Config& config);

@@ -32,7 +32,4 @@ struct Resolution {
 // Milliseconds since the Unix epoch, UTC.
 using EpochMs = std::int64_t;
 
-// "2026-11-24T10:15:30.123Z"
-std::string format_iso8601(EpochMs ms);
-
 }  // namespace smsr

@@ -15,6 +15,7 @@
 
 #include "core/domain.hpp"
 #include "sync/central.hpp"
+#include "util/time_format.hpp"
 
 namespace smsr {
 namespace {

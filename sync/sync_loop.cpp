@@ -1,8 +1,9 @@
 #include "sync/sync_loop.hpp"
 
-#include <random>
+#include <algorithm>
 
 #include "core/thread_name.hpp"
+#include "util/backoff.hpp"
 
 namespace smsr {
 
@@ -43,11 +44,8 @@ SyncStatus SyncLoop::status() const {
 std::chrono::milliseconds SyncLoop::delay_after_failure(int consecutive) const {
   // 1 s, 2 s, 4 s ... capped at the interval (at least 5 s), with jitter so that many
   // edges do not hammer a recovering server in step.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   auto cap = std::max<std::chrono::milliseconds>(interval_, std::chrono::seconds(5));
-  auto nominal = std::min<std::chrono::milliseconds>(std::chrono::seconds(1) * (1LL << std::min(consecutive - 1, 16)), cap);
-  std::uniform_int_distribution<long long> jitter(nominal.count() / 2, nominal.count());
-  return std::chrono::milliseconds(jitter(rng));
+  return backoff_delay(consecutive, std::chrono::seconds(1), cap);
 }
 
 void SyncLoop::loop() {

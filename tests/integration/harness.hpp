@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/twilio_signature.hpp"
+#include "app/twilio/signature.hpp"
 
 namespace httplib {
 class Server;

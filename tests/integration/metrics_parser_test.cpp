@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "app/metrics.hpp"
+#include "app/http/metrics_exposition.hpp"
 #include "tests/integration/harness.hpp"
 
 extern char** environ;

@@ -1,4 +1,4 @@
-#include "app/inbound.hpp"
+#include "app/routing/inbound.hpp"
 
 #include <catch2/catch.hpp>
 

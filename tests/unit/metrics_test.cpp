@@ -1,4 +1,4 @@
-#include "app/metrics.hpp"
+#include "app/http/metrics_exposition.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,8 +15,8 @@
 
 #include <SQLiteCpp/Database.h>
 
-#include "app/agent.hpp"
-#include "app/twilio_api.hpp"
+#include "app/agent/agent.hpp"
+#include "app/twilio/rest_api.hpp"
 #include "core/clock.hpp"
 #include "storage/store.hpp"
 #include "tests/unit/temp_dir.hpp"

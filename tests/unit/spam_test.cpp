@@ -1,4 +1,4 @@
-#include "app/spam.hpp"
+#include "app/routing/spam.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
-#include "tests/unit/temp_dir.hpp"
+#include "app/routing/pruner.hpp"
 #include "storage/store.hpp"
-#include "app/pruner.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 #include <stdlib.h>  // mkdtemp
 

@@ -1,4 +1,7 @@
-#include "app/text.hpp"
+#include "app/twilio/segments.hpp"
+#include "app/twilio/twiml.hpp"
+#include "util/csv.hpp"
+#include "util/utf8.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "app/twilio_signature.hpp"
+#include "app/twilio/signature.hpp"
 
 #include <catch2/catch.hpp>
 

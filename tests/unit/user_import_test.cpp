@@ -1,5 +1,5 @@
+#include "app/routing/user_import.hpp"
 #include "tests/unit/temp_dir.hpp"
-#include "app/user_import.hpp"
 
 #include <stdlib.h>  // mkdtemp
 

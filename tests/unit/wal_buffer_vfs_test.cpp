@@ -7,7 +7,7 @@
 #include <string>
 
 #include "storage/wal_buffer_vfs.hpp"
-#include "temp_dir.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace {
 

@@ -1,0 +1,89 @@
+// GET /sms-router/metrics: the service's registry (app/routing/metrics.hpp) rendered with the
+// values read from other components at scrape time (text exposition format 0.0.4), and the
+// webhook's observation, which names refusals after their HTTP status.
+//
+// Nothing here holds a secret, a phone number or a message body, so GET /sms-router/metrics
+// needs no authentication (like /health).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "app/routing/metrics.hpp"
+#include "core/domain.hpp"
+
+namespace smsr {
+
+class Store;
+class PhoneDirectory;
+class Dispatcher;
+class Sender;
+
+// Values owned by other components, read when /metrics is scraped.
+struct MetricsReadings {
+  std::uint64_t cache_hits = 0;
+  std::uint64_t cache_misses = 0;
+  std::uint64_t cache_entries = 0;
+  std::uint64_t agent_queue = 0;
+  std::uint64_t outbound_queue = 0;
+  std::uint64_t db_writes = 0;
+  std::uint64_t db_commits = 0;
+  // From the database; absent when it could not be read (the rest still renders).
+  std::optional<std::int64_t> ambiguous_numbers;
+  std::optional<std::int64_t> usage_logs_unpushed;
+  // Seconds the oldest waiting message has waited (0 when none), per queue.
+  std::optional<double> oldest_agent_wait_s;
+  std::optional<double> oldest_outbound_wait_s;
+};
+
+// The ambiguous-number count for metrics, read from the database at most once per
+// `max_age` (the query scans every user and mapping; scrapes come every few seconds, and
+// the count changes only with user data). Thread-safe.
+class AmbiguousNumbersGauge {
+ public:
+  explicit AmbiguousNumbersGauge(std::chrono::seconds max_age = std::chrono::seconds(60)) : max_age_(max_age) {}
+  std::int64_t read(Store& store);
+
+ private:
+  const std::chrono::seconds max_age_;
+  std::mutex mu_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;  // guarded by mu_
+  std::int64_t value_ = 0;                                       // guarded by mu_
+};
+
+inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+// Reads the values other components own. A database that cannot be read leaves the
+// database values out (and is logged); the in-memory values are always there.
+// usage_logs_unpushed is only read with sync on: standalone, nothing is ever pushed.
+MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, const Dispatcher& dispatcher,
+                             const Sender& sender, bool sync_enabled, AmbiguousNumbersGauge& ambiguous);
+
+// The whole exposition text.
+std::string render_metrics(const Metrics& metrics, const MetricsReadings& readings);
+
+// Times one SMS webhook and counts its outcome when it ends: the outcome given to
+// set_outcome(), else one named after the refusal's HTTP status (403 rejected_signature,
+// 413 too_large, other 4xx bad_request), else "unavailable" (store failure or exception).
+class WebhookObservation {
+ public:
+  WebhookObservation(Metrics& metrics, const int& http_status);
+  ~WebhookObservation();
+  WebhookObservation(const WebhookObservation&) = delete;
+  WebhookObservation& operator=(const WebhookObservation&) = delete;
+
+  void set_outcome(std::string outcome) { outcome_ = std::move(outcome); }
+
+ private:
+  Metrics& metrics_;
+  const int& http_status_;
+  std::string outcome_;
+  int exceptions_at_start_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace smsr

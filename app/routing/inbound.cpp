@@ -1,0 +1,347 @@
+#include "app/routing/inbound.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "app/routing/directory.hpp"
+#include "app/routing/dispatcher.hpp"
+#include "app/routing/spam.hpp"
+#include "app/twilio/segments.hpp"
+#include "app/twilio/twiml.hpp"
+#include "core/log.hpp"
+#include "storage/store.hpp"
+#include "util/strings.hpp"
+#include "util/utf8.hpp"
+
+namespace smsr {
+namespace {
+
+constexpr EpochMs kMinuteMs = 60 * 1000;
+constexpr EpochMs kDayMs = 24 * 60 * 60 * 1000;
+
+
+std::string url_encode(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string media_json(const std::vector<InboundSms::Media>& media) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : media) out.push_back({{"url", m.url}, {"content_type", m.content_type}});
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// An inbound usage log's metadata, as nlohmann::json writes it (keys sorted), but built
+// without a JSON object: it is made on the writer thread. Outcomes are plain words.
+std::string inbound_metadata(const std::string& outcome, int segments, std::size_t num_media) {
+  return "{\"num_media\":" + std::to_string(num_media) + ",\"outcome\":\"" + outcome +
+         "\",\"segments\":" + std::to_string(segments) + "}";
+}
+
+}  // namespace
+
+Keyword classify_keyword(const std::string& body, const std::string& opt_out_type) {
+  std::string type = upper_cased(trim(opt_out_type));
+  if (type == "STOP") return Keyword::kOptOut;
+  if (type == "START") return Keyword::kOptIn;
+  if (type == "HELP") return Keyword::kHelp;
+  std::string word = upper_cased(trim(body));
+  static const char* const kOptOutWords[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL",
+                                             "END",  "QUIT",    "REVOKE",      "OPTOUT"};
+  static const char* const kOptInWords[] = {"START", "YES", "UNSTOP"};
+  static const char* const kHelpWords[] = {"HELP", "INFO"};
+  for (const char* w : kOptOutWords) if (word == w) return Keyword::kOptOut;
+  for (const char* w : kOptInWords) if (word == w) return Keyword::kOptIn;
+  for (const char* w : kHelpWords) if (word == w) return Keyword::kHelp;
+  return Keyword::kNone;
+}
+
+std::string unknown_sender_reply(const RepliesConfig& replies, const std::string& body,
+                                 const std::string& e164) {
+  std::string text = replies.unknown_sender;
+  auto it = replies.unknown_keywords.find(upper_cased(trim(body)));
+  if (it != replies.unknown_keywords.end()) text = it->second;
+  const std::string placeholder = "{phone}";
+  for (auto pos = text.find(placeholder); pos != std::string::npos; pos = text.find(placeholder, pos)) {
+    auto encoded = url_encode(e164);
+    text.replace(pos, placeholder.size(), encoded);
+    pos += encoded.size();
+  }
+  return text;
+}
+
+struct InboundService::Admission {
+  bool duplicate = false;
+  std::int64_t inbound_id = 0;
+  std::string outcome;
+  std::optional<UserId> user_id;
+  std::string twiml;     // the answer, for everything but routed messages
+  InboundRecord record;  // as inserted, for routed messages
+};
+
+InboundService::InboundService(Store& store, PhoneDirectory& directory, Dispatcher& dispatcher,
+                               const PhoneNormalizer& normalizer, const Settings& settings,
+                               const Clock& clock)
+    : store_(store),
+      directory_(directory),
+      dispatcher_(dispatcher),
+      normalizer_(normalizer),
+      settings_(settings),
+      clock_(clock) {}
+
+// One webhook's admission, shared by the webhook's thread, the writer (which decides and
+// fills in `admission`) and the store's notifier (which hands a routed message to the
+// dispatcher). The inputs are copies: the write runs after admit() has returned.
+struct InboundService::Pending {
+  InboundSms sms;
+  std::shared_ptr<const Config> config;
+  bool is_number = false;
+  std::string from;  // E.164 when it is a number, else as received
+  Resolution owner;
+  Keyword keyword = Keyword::kNone;
+  double spam_points = 0;
+  int body_segments = 0;
+  std::string media_json;
+  Admission admission;  // written by the writer; read after its commit
+  std::shared_ptr<ReplySlot> slot = std::make_shared<ReplySlot>();
+};
+
+InboundService::Answer InboundService::receive(const InboundSms& sms) {
+  auto config = settings_.current();
+  auto started = clock_.steady();
+
+  auto pending = std::make_shared<Pending>();
+  pending->sms = sms;
+  pending->config = config;
+  identify_sender(*pending);
+  Store::CommitTicket committed = admit(pending);
+  // One wait: for the reply of a routed message (it comes after the admission's commit), or
+  // for the commit of a message that goes to no agent. The ticket makes sure of the commit.
+  auto reply = pending->slot->await(std::chrono::milliseconds(config->agent.inline_wait_ms));
+  committed.wait();
+  const Admission& admission = pending->admission;
+  if (admission.outcome == outcome::kSpam && !admission.duplicate) {
+    // Logged here, not in the write: a write may run twice (Store::write_then).
+    LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(pending->from)},
+             {"score", std::to_string(pending->spam_points)});
+  }
+  if (admission.duplicate) {
+    return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), admission.outcome, true};
+  }
+
+  std::string twiml = admission.twiml;
+  if (admission.outcome == outcome::kRouted) {
+    if (reply) {
+      twiml = twiml_response(reply->text);
+    } else {
+      // Too slow for this webhook: answer empty now; the reply will go out through the REST API.
+      twiml = twiml_response(std::nullopt);
+      store_.write([&](WriteTxn& txn) { txn.set_answer(admission.inbound_id, twiml); });
+    }
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
+  LOG_INFO("webhook.sms", {"message_sid", sms.message_sid},
+           {"from", redact_phone(pending->from)},
+           {"user_id", admission.user_id ? std::to_string(*admission.user_id) : "-"},
+           {"outcome", admission.outcome}, {"body_chars", utf8_length(sms.body)}, {"ms", ms});
+  return {twiml, admission.outcome, false};
+}
+
+void InboundService::identify_sender(Pending& p) {
+  const std::string& from = p.sms.from;
+  SenderAddress sender;
+  // Twilio gives a phone sender in E.164. When that exact string is a number we store, it is
+  // already the normalised form (numbers are normalised on the way in), so parsing and
+  // validating it again would only cost time: microseconds per number, and at a million
+  // users most senders are not in the normaliser's cache.
+  const bool looked_up_as_is = is_e164_shaped(from);
+  if (looked_up_as_is) {
+    p.owner = directory_.resolve(from);
+    if (p.owner.kind != Resolution::Kind::kUnknown) sender = {SenderKind::kE164, from};
+  }
+  if (sender.kind != SenderKind::kE164) {
+    sender = normalizer_.classify_sender(from);
+    if (sender.kind != SenderKind::kE164) {
+      p.owner = Resolution{};
+    } else if (!looked_up_as_is || sender.e164 != from) {
+      p.owner = directory_.resolve(sender.e164);
+    }  // else: the lookup above already found no owner for this very number
+  }
+  p.is_number = sender.kind == SenderKind::kE164;
+  p.from = p.is_number ? sender.e164 : from;
+}
+
+Store::CommitTicket InboundService::admit(const std::shared_ptr<Pending>& pending) {
+  Pending& p = *pending;
+  const InboundSms& sms = p.sms;
+  p.keyword = classify_keyword(sms.body, sms.opt_out_type);
+  // Scored outside the write: the writer thread only decides.
+  p.spam_points = p.config->spam.enabled ? spam_score(sms.body) : 0.0;
+  p.body_segments = count_segments(sms.body).segments;
+  p.media_json = media_json(sms.media);
+
+  if (p.owner.kind == Resolution::Kind::kAmbiguous) {
+    std::string claimants;
+    for (auto id : p.owner.claimants) {
+      if (!claimants.empty()) claimants += ',';
+      claimants += std::to_string(id);
+    }
+    LOG_WARN("number.ambiguous", {"from", redact_phone(p.from)}, {"claimants", claimants},
+             {"hint", "the number belongs to several users; fix the data so it has one owner"});
+  }
+
+  // Everything that depends on earlier messages (dedup, rate, caps, opt-out) is decided
+  // inside the write, which the writer thread runs one at a time: no two webhooks can
+  // both take the last allowed reply.
+  auto decide = [this, pending](WriteTxn& txn) { pending->admission = decide_and_record(txn, *pending); };
+  // As soon as it is decided, a routed message goes to its agent (while its batch commits).
+  auto hand_on = [this, pending, request_id = current_request_id()](std::exception_ptr error) {
+    const Admission& a = pending->admission;
+    if (error) {
+      pending->slot->release();
+    } else if (!a.duplicate && a.outcome == outcome::kRouted) {
+      dispatcher_.enqueue_admitted(a.record, pending->slot, request_id);
+    }
+  };
+  // Anything else wakes its webhook once it is on disk (one wake-up, not one at the decision
+  // and another at the commit); so does a routed message whose batch failed.
+  auto on_committed = [pending](std::exception_ptr error) {
+    const Admission& a = pending->admission;
+    if (error || a.duplicate || a.outcome != outcome::kRouted) pending->slot->release();
+  };
+  return store_.write_then(decide, hand_on, on_committed);
+}
+
+InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const Pending& p) {
+  const InboundSms& sms = p.sms;
+  const Config& config = *p.config;
+  const bool is_number = p.is_number;
+  const std::string& from = p.from;
+  const Resolution& owner = p.owner;
+  const Keyword keyword = p.keyword;
+  const double spam_points = p.spam_points;
+  const int body_segments = p.body_segments;
+  Admission a;
+  if (auto existing = txn.find_inbound(sms.message_sid)) {
+    a.duplicate = true;
+    a.outcome = existing->outcome;
+    return a;
+  }
+  EpochMs now = txn.now();
+  bool opted_out = is_number && txn.is_opted_out(from);
+  std::optional<std::string> reply;
+
+  if (keyword == Keyword::kOptOut) {
+    a.outcome = outcome::kOptOut;
+    if (is_number) txn.set_opted_out(from, true);
+  } else if (keyword == Keyword::kOptIn && (opted_out || !sms.opt_out_type.empty())) {
+    // YES/START are ordinary words for someone who never opted out ("Yes" to an agent's
+    // question), so they only act as opt-in for an opted-out sender or when Twilio says so.
+    a.outcome = outcome::kOptIn;
+    if (is_number) txn.set_opted_out(from, false);
+    opted_out = false;
+  } else if (keyword == Keyword::kHelp) {
+    a.outcome = outcome::kHelp;
+  } else if (owner.kind == Resolution::Kind::kUnknown) {
+    a.outcome = outcome::kUnknown;
+    // Short codes and alphanumeric senders cannot usefully be answered; unknown numbers
+    // get a capped number of replies (SMS-pumping protection).
+    int cap = config.limits.unknown_sender_replies_per_day;
+    if (is_number && txn.count_auto_replies_since(from, now - kDayMs, cap) < cap) {
+      reply = unknown_sender_reply(config.replies, sms.body, from);
+    }
+  } else if (owner.kind == Resolution::Kind::kAmbiguous) {
+    a.outcome = outcome::kAmbiguous;
+    reply = config.replies.error;
+  } else if (!owner.user->active) {
+    a.outcome = outcome::kInactive;
+    a.user_id = owner.user->id;
+    reply = config.replies.inactive_user;
+  } else if (opted_out) {
+    a.outcome = outcome::kOptedOut;
+    a.user_id = owner.user->id;
+  } else if (int limit = config.limits.per_sender_per_minute;  // 0 = no limit
+             limit > 0 && txn.count_routed_since(from, now - kMinuteMs, limit) >= limit) {
+    a.outcome = outcome::kRateLimited;
+    a.user_id = owner.user->id;
+  } else if (spam_points > config.spam.threshold) {
+    a.outcome = outcome::kSpam;
+    a.user_id = owner.user->id;
+  } else {
+    a.outcome = outcome::kRouted;
+    a.user_id = owner.user->id;
+  }
+  if (owner.kind == Resolution::Kind::kUser) a.user_id = owner.user->id;
+
+  // Twilio answers opt-out keywords itself, and an opted-out number gets nothing.
+  if (!sms.opt_out_type.empty() || opted_out || (reply && reply->empty())) reply.reset();
+  a.twiml = twiml_response(reply);
+
+  InboundRecord record;
+  record.message_sid = sms.message_sid;
+  record.account_sid = sms.account_sid;
+  record.from_number = from;
+  record.to_number = sms.to;
+  record.body = sms.body;
+  record.media_json = p.media_json;
+  record.user_id = a.user_id;
+  record.outcome = a.outcome;
+  record.state = a.outcome == outcome::kRouted ? "pending" : "done";
+  record.auto_reply = reply.has_value();
+  if (a.outcome != outcome::kRouted) record.answer_twiml = a.twiml;
+  record.received_ms = now;
+  a.inbound_id = txn.insert_inbound(record);
+  if (a.outcome == outcome::kRouted) {
+    record.id = a.inbound_id;
+    a.record = std::move(record);
+  }
+
+  UsageLog in;
+  in.user_id = a.user_id;
+  in.phone_number = from;
+  in.direction = "inbound";
+  in.content = sms.body;
+  in.twilio_message_sid = sms.message_sid;
+  in.metadata_json = inbound_metadata(a.outcome, body_segments, sms.media.size());
+  txn.insert_usage_log(in);
+  if (reply) {
+    UsageLog out;
+    out.user_id = a.user_id;
+    out.phone_number = from;
+    out.direction = "outbound";
+    out.content = *reply;
+    out.metadata_json = nlohmann::json{{"outcome", a.outcome},
+                                       {"via", "inline"},
+                                       {"reply_to", sms.message_sid},
+                                       {"segments", count_segments(*reply).segments}}
+                            .dump();
+    txn.insert_usage_log(out);
+  }
+  return a;
+}
+
+std::string InboundService::answer_of_duplicate(const std::string& message_sid, int wait_ms) {
+  // The first copy may still be waiting for its reply; its answer is stored once decided.
+  auto deadline = clock_.steady() + std::chrono::milliseconds(wait_ms) + std::chrono::seconds(1);
+  for (;;) {
+    auto existing = store_.inbound_by_sid(message_sid);
+    if (existing && existing->answer_twiml) return *existing->answer_twiml;
+    if (clock_.steady() >= deadline) return twiml_response(std::nullopt);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace smsr
