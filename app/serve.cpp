@@ -68,46 +68,6 @@ void use_batch_scheduling() {
   }
 }
 
-// Settings read once at start (by the HTTP server, the store, the agent and Twilio clients,
-// the sync connection): a reload cannot change them. Calls visit(name, next's field,
-// running's field, kept) for each; `kept` is false for the two twilio.* values that are
-// also read live (signatures, the AccountSid check), which a reload does change.
-template <class Visit>
-void for_each_restart_only(Config& next, const Config& running, Visit visit) {
-  visit("listen.host", next.listen.host, running.listen.host, true);
-  visit("listen.port", next.listen.port, running.listen.port, true);
-  visit("database.path", next.database.path, running.database.path, true);
-  visit("agent.url", next.agent.url, running.agent.url, true);
-  visit("agent.token", next.agent.token, running.agent.token, true);
-  visit("agent.concurrency", next.agent.concurrency, running.agent.concurrency, true);
-  visit("twilio.account_sid (sending)", next.twilio.account_sid, running.twilio.account_sid, false);
-  visit("twilio.auth_token (sending; signatures use the new one)", next.twilio.auth_token,
-        running.twilio.auth_token, false);
-  visit("twilio.api_base_url", next.twilio.api_base_url, running.twilio.api_base_url, true);
-  visit("cache.capacity", next.cache.capacity, running.cache.capacity, true);
-  visit("limits.max_body_bytes", next.limits.max_body_bytes, running.limits.max_body_bytes, true);
-  visit("phone.default_region", next.phone.default_region, running.phone.default_region, true);
-  visit("sync.postgres_url", next.sync.postgres_url, running.sync.postgres_url, true);
-  visit("sync.interval_s", next.sync.interval_s, running.sync.interval_s, true);
-  visit("sync.edge_id", next.sync.edge_id, running.sync.edge_id, true);
-  visit("sync.log_retention_days", next.sync.log_retention_days, running.sync.log_retention_days, true);
-}
-
-// Names the restart-only settings that `next` changes, then puts the running values back,
-// so that what the rest of the service reads is what is in force (a sync.postgres_url that
-// appeared by reload would otherwise make user writes answer 409 with no sync running).
-std::string keep_restart_only(const Config& running, Config& next) {
-  std::string changed;
-  auto visit = [&](const char* name, auto& next_value, const auto& running_value, bool kept) {
-    if (next_value == running_value) return;
-    if (!changed.empty()) changed += ',';
-    changed += name;
-    if (kept) next_value = running_value;
-  };
-  for_each_restart_only(next, running, visit);
-  return changed;
-}
-
 // SIGHUP: re-read the file; keep the old configuration if the new one is wrong.
 void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory, CentralSync* central_sync) {
   sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
@@ -115,7 +75,9 @@ void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& dir
     Config next = where.load();
     validate_service_config(next);
     if (auto pending = keep_restart_only(*settings.current(), next); !pending.empty()) {
-      LOG_WARN("config.reload_partial", {"needs_restart", pending},
+      std::string names;
+      for (const auto& name : pending) names += (names.empty() ? "" : ",") + name;
+      LOG_WARN("config.reload_partial", {"needs_restart", names},
                {"hint", "these settings take effect after a restart; the others apply now"});
     }
     apply_logging(next);

@@ -8,11 +8,16 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace smsr {
 
 // A configuration problem. what() is one line naming the key (and file) and what to do.
+// Environment variables named SMS_ROUTER_<SECTION>_<KEY> override the file.
+inline constexpr std::string_view kEnvPrefix = "SMS_ROUTER_";
+
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -142,6 +147,23 @@ struct ConfigLocation {
   bool explicit_path = false;
   Config load() const { return load_config(path, explicit_path); }
 };
+
+// Whether a reload (SIGHUP) may change a key in the running service.
+enum class ReloadRule {
+  kApplies,  // the next request uses the new value
+  kRestart,  // read once at start: the running value stays in force until a restart
+  kPartly,   // read live by some parts and once at start by others (the key's note says which)
+};
+
+// Every key by name with its reload rule, in the order check-config prints them.
+std::vector<std::pair<std::string, ReloadRule>> config_key_reload_rules();
+
+// What a reload from `running` to `next` does not apply at once, by key name; a kPartly key
+// comes with its note ("twilio.auth_token (sending; signatures use the new one)"). The
+// running values of kRestart keys are put back into `next`, so that what the service reads
+// is what is in force (a sync.postgres_url that appeared by reload would otherwise make user
+// writes answer 409 with no sync running).
+std::vector<std::string> keep_restart_only(const Config& running, Config& next);
 
 // Checks that the configuration can run `serve` (e.g. an auth token when signatures are
 // validated). Throws ConfigError with a one-line message.

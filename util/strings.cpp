@@ -30,6 +30,14 @@ std::string lower_cased(std::string_view text) {
   return result;
 }
 
+bool is_digits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 std::optional<bool> parse_bool(std::string_view text) {
   const std::string word = lower_cased(text);
   if (word == "true" || word == "1") return true;

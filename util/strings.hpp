@@ -20,6 +20,9 @@ std::string_view trim(std::string_view text);
 std::string upper_cased(std::string_view text);
 std::string lower_cased(std::string_view text);
 
+// Non-empty and only the ASCII digits 0 to 9 (no sign, no space).
+bool is_digits(std::string_view text);
+
 // "true"/"1" or "false"/"0", in any case; nullopt for anything else (callers decide what an
 // empty value means, and whether they also take yes/no).
 std::optional<bool> parse_bool(std::string_view text);

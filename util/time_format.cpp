@@ -1,11 +1,12 @@
 #include "util/time_format.hpp"
 
-#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <regex>
+
+#include "util/strings.hpp"
 
 namespace smsr {
 namespace {
@@ -28,9 +29,7 @@ std::string format_iso8601(std::int64_t epoch_ms) {
 }
 
 std::optional<std::int64_t> parse_unsigned(std::string_view text) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(), [](unsigned char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
+  if (!is_digits(text)) return std::nullopt;
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;

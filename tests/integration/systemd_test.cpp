@@ -114,3 +114,24 @@ TEST_CASE("a reload leaves restart-only settings as they run and says which ones
   CHECK(add_user("+15145550402").status == 201);
   CHECK(http_get(service.port(), "/sms-router/health").body.find("\"enabled\":false") != std::string::npos);
 }
+
+TEST_CASE("a reload that lowers limits.max_body_bytes refuses larger webhooks at once") {
+  TempDir dir;
+  auto config = base_config(dir);
+  Service service(dir, config);
+  service.start();
+  const std::string body = "From=%2B15145550101&Body=" + std::string(3000, 'a');
+  auto post = [&] {
+    return post_raw(service.port(), "/sms-router/webhook/sms", body,
+                    {{"Content-Type", "application/x-www-form-urlencoded"}}).status;
+  };
+  REQUIRE(post() == 403);  // within the limit: refused for its (missing) signature
+
+  config["limits"]["max_body_bytes"] = 2048;
+  write_file(service.config_path(), config.dump());
+  ::kill(service.pid(), SIGHUP);
+  REQUIRE(eventually([&] { return service.log().find("event=config.reloaded") != std::string::npos; }));
+  CHECK(service.log().find("needs_restart=\"limits.max_body_bytes (raising it above the value at start)\"") !=
+        std::string::npos);
+  CHECK(post() == 413);
+}

@@ -6,6 +6,7 @@
 // key the code no longer has.
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -122,4 +123,48 @@ TEST_CASE("configuration reference: every key row in docs/CONFIGURATION.md names
                              << "`, which is not a configuration key; remove or rename the row");
     CHECK(known.count(name) == 1);
   }
+}
+
+TEST_CASE("configuration reference: the reload column says what a reload does with each key",
+          "[config][docs]") {
+  const std::string document = read_document();
+  const auto key_section = document.find("\n## Keys");
+  REQUIRE(key_section != std::string::npos);
+  const std::string table = document.substr(key_section, document.find("\n## ", key_section + 1) - key_section);
+
+  // The reload cell (the sixth) of each key's row.
+  std::map<std::string, std::string> reload_cells;
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::istringstream row(line.substr(1));
+    for (std::string cell; std::getline(row, cell, '|');) {
+      const auto first = cell.find_first_not_of(' ');
+      const auto last = cell.find_last_not_of(' ');
+      cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
+    }
+    if (cells.size() >= 6) reload_cells[cells[0].substr(1, cells[0].size() - 2)] = cells[5];
+  }
+
+  const auto rules = smsr::config_key_reload_rules();
+  REQUIRE(rules.size() >= 30);
+  int restart_only = 0;
+  for (const auto& [key, rule] : rules) {
+    INFO("key `" << key << "`: its reload cell in " << kDocument << " is \"" << reload_cells[key] << "\"");
+    REQUIRE(reload_cells.count(key) == 1);
+    const std::string& cell = reload_cells[key];
+    switch (rule) {
+      case smsr::ReloadRule::kApplies: CHECK(cell == "yes"); break;
+      case smsr::ReloadRule::kRestart:
+        CHECK(cell == "restart");
+        ++restart_only;
+        break;
+      case smsr::ReloadRule::kPartly:
+        CHECK(cell.rfind("yes for ", 0) == 0);
+        CHECK(cell.find("restart") != std::string::npos);
+        break;
+    }
+  }
+  CHECK(restart_only >= 10);  // the table marks them; a table without marks would pass above
 }

@@ -668,3 +668,33 @@ TEST_CASE("load_config takes sync.edge_id from the machine's host name") {
   REQUIRE(gethostname(host, sizeof host - 1) == 0);
   CHECK(smsr::load_config(dir.write("empty.json", "{}"), true).sync.edge_id == host);
 }
+
+// --- Reload ------------------------------------------------------------------------------
+
+TEST_CASE("a reload keeps restart-only values as they run, names them, and applies the others") {
+  Config running;
+  Config next = running;
+  next.listen.port = 9000;                      // restart
+  next.cache.capacity = 5;                      // restart
+  next.twilio.auth_token = "new-token";         // partly: signatures at once, sending at restart
+  next.limits.max_body_bytes = 2048;            // partly: lowering applies at once
+  next.replies.error = "Something went wrong";  // applies
+
+  const auto names = smsr::keep_restart_only(running, next);
+  CHECK(names == std::vector<std::string>{"listen.port", "twilio.auth_token (sending; signatures use the new one)",
+                                          "cache.capacity",
+                                          "limits.max_body_bytes (raising it above the value at start)"});
+  CHECK(next.listen.port == running.listen.port);
+  CHECK(next.cache.capacity == running.cache.capacity);
+  CHECK(next.twilio.auth_token == "new-token");
+  CHECK(next.limits.max_body_bytes == 2048);
+  CHECK(next.replies.error == "Something went wrong");
+}
+
+TEST_CASE("a reload that changes nothing restart-only names nothing") {
+  Config running;
+  Config next = running;
+  next.agent.timeout_ms = 1234;
+  CHECK(smsr::keep_restart_only(running, next).empty());
+  CHECK(next.agent.timeout_ms == 1234);
+}

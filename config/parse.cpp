@@ -1,170 +1,30 @@
-#include "config/config.hpp"
-
-#include <unistd.h>
-
+// The pure parser: JSON text, secret files, credentials and environment variables (all
+// given in ConfigSources) → Config, or a ConfigError naming the key. No OS access here.
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <limits>
-#include <memory>
 #include <numeric>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <variant>
 
 #include <nlohmann/json.hpp>
 
+#include "config/config.hpp"
+#include "config/key_table.hpp"
 #include "util/strings.hpp"
-
-extern char** environ;  // POSIX: the process environment
 
 namespace smsr {
 namespace {
 
 using nlohmann::json;
+using namespace config_table;
 
-constexpr std::string_view kEnvPrefix = "SMS_ROUTER_";
 constexpr std::string_view kConfigPathVariable = "SMS_ROUTER_CONFIG";  // read by the CLI
-constexpr std::string_view kMask = "********";
-constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max();
-
-// ---------------------------------------------------------------------------------------
-// The table of keys
-// ---------------------------------------------------------------------------------------
-
-// Where a key's value lives inside Config; the pointer's type is the key's type.
-using Field = std::variant<std::string*, int*, std::int64_t*, bool*, double*,
-                           std::vector<std::string>*, std::map<std::string, std::string>*>;
-
-// The address of config.*m1.*m2..., e.g. field<&Config::twilio, &TwilioConfig::auth_token>.
-template <auto... members>
-Field field(Config& config) {
-  return &(config .* ... .* members);
-}
-
-// Thrown by the checks below with a phrase about the value ("must be ..."); store() puts
-// the origin and the key in front of it.
-class InvalidValue : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Checks a string (or one entry of a string list) and returns it in canonical form.
-using StringRule = std::string (*)(std::string value);
-
-std::string http_origin(std::string url);
-std::string region_code(std::string region);
-std::string e164_number(std::string number);
-std::string log_level(std::string level);
-std::string admin_token(std::string token);
-
-struct KeyDescriptor {
-  std::string_view name;    // dotted, as in the JSON file: "section.key" or "key"
-  Field (*field)(Config&);  // where the value is stored
-  bool secret = false;      // masked in output; also read from $CREDENTIALS_DIRECTORY
-  bool has_file = false;    // "<name>_file" may name a file holding the value instead
-  std::int64_t min = std::numeric_limits<std::int64_t>::min();  // numeric keys only
-  std::int64_t max = kUnbounded;                                 // numeric keys only
-  StringRule rule = nullptr;  // string keys and string-list entries
-};
-
-// Every key, in the order check-config prints them. Defaults live in config.hpp.
-constexpr KeyDescriptor kKeys[] = {
-    {.name = "listen.host", .field = field<&Config::listen, &ListenConfig::host>},
-    {.name = "listen.port",  // 0 asks the kernel for a free port (tests use it)
-     .field = field<&Config::listen, &ListenConfig::port>, .min = 0, .max = 65535},
-    {.name = "public_url", .field = field<&Config::public_url>, .rule = http_origin},
-    {.name = "database.path", .field = field<&Config::database, &DatabaseConfig::path>},
-    {.name = "database.retention_days", .field = field<&Config::database, &DatabaseConfig::retention_days>,
-     .min = 0, .max = 36500},
-    {.name = "phone.default_region",
-     .field = field<&Config::phone, &PhoneConfig::default_region>, .rule = region_code},
-    {.name = "twilio.account_sid", .field = field<&Config::twilio, &TwilioConfig::account_sid>},
-    {.name = "twilio.auth_token", .field = field<&Config::twilio, &TwilioConfig::auth_token>,
-     .secret = true, .has_file = true},
-    {.name = "twilio.secondary_auth_token",
-     .field = field<&Config::twilio, &TwilioConfig::secondary_auth_token>,
-     .secret = true, .has_file = true},
-    {.name = "twilio.validate_signature",
-     .field = field<&Config::twilio, &TwilioConfig::validate_signature>},
-    {.name = "twilio.numbers", .field = field<&Config::twilio, &TwilioConfig::numbers>,
-     .rule = e164_number},
-    {.name = "twilio.api_base_url", .field = field<&Config::twilio, &TwilioConfig::api_base_url>,
-     .rule = http_origin},
-    {.name = "agent.url", .field = field<&Config::agent, &AgentConfig::url>},
-    {.name = "agent.token", .field = field<&Config::agent, &AgentConfig::token>,
-     .secret = true, .has_file = true},
-    {.name = "agent.timeout_ms", .field = field<&Config::agent, &AgentConfig::timeout_ms>,
-     .min = 1},
-    {.name = "agent.inline_wait_ms", .field = field<&Config::agent, &AgentConfig::inline_wait_ms>,
-     .min = 0},
-    {.name = "agent.concurrency", .field = field<&Config::agent, &AgentConfig::concurrency>,
-     .min = 1, .max = 1024},
-    {.name = "agent.max_attempts", .field = field<&Config::agent, &AgentConfig::max_attempts>,
-     .min = 1},
-    {.name = "agent.history_messages",
-     .field = field<&Config::agent, &AgentConfig::history_messages>, .min = 0, .max = 100},
-    {.name = "cache.capacity", .field = field<&Config::cache, &CacheConfig::capacity>, .min = 1},
-    {.name = "cache.ttl_s", .field = field<&Config::cache, &CacheConfig::ttl_s>, .min = 1},
-    {.name = "sync.postgres_url", .field = field<&Config::sync, &SyncConfig::postgres_url>,
-     .secret = true},  // may carry a password
-    {.name = "sync.interval_s", .field = field<&Config::sync, &SyncConfig::interval_s>, .min = 1},
-    {.name = "sync.edge_id", .field = field<&Config::sync, &SyncConfig::edge_id>},
-    {.name = "sync.log_retention_days", .field = field<&Config::sync, &SyncConfig::log_retention_days>,
-     .min = 1, .max = 3650},
-    {.name = "replies.unknown_sender",
-     .field = field<&Config::replies, &RepliesConfig::unknown_sender>},
-    {.name = "replies.unknown_keywords",
-     .field = field<&Config::replies, &RepliesConfig::unknown_keywords>},
-    {.name = "replies.inactive_user",
-     .field = field<&Config::replies, &RepliesConfig::inactive_user>},
-    {.name = "replies.error", .field = field<&Config::replies, &RepliesConfig::error>},
-    {.name = "limits.per_sender_per_minute",
-     .field = field<&Config::limits, &LimitsConfig::per_sender_per_minute>, .min = 0},
-    {.name = "limits.unknown_sender_replies_per_day",
-     .field = field<&Config::limits, &LimitsConfig::unknown_sender_replies_per_day>, .min = 0},
-    {.name = "limits.max_message_chars", .field = field<&Config::limits, &LimitsConfig::max_message_chars>,
-     .min = 160, .max = 1600},
-    {.name = "limits.max_body_bytes",  // Twilio's webhook forms alone approach 1 KiB
-     .field = field<&Config::limits, &LimitsConfig::max_body_bytes>, .min = 1024},
-    {.name = "spam.enabled", .field = field<&Config::spam, &SpamConfig::enabled>},
-    {.name = "spam.threshold", .field = field<&Config::spam, &SpamConfig::threshold>,
-     .min = 0, .max = 1},
-    {.name = "admin.token", .field = field<&Config::admin, &AdminConfig::token>,
-     .secret = true, .has_file = true, .rule = admin_token},
-    {.name = "log.level", .field = field<&Config::log, &LogConfig::level>, .rule = log_level},
-};
 
 // ---------------------------------------------------------------------------------------
 // Small text helpers
 // ---------------------------------------------------------------------------------------
-
-std::string in_quotes(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.append(1, '"').append(text).append(1, '"');
-  return out;
-}
-
-bool all_digits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
-}
-
-// "" for a top-level key such as "public_url".
-std::string_view section_of(std::string_view dotted_name) {
-  const auto dot = dotted_name.find('.');
-  return dot == std::string_view::npos ? std::string_view() : dotted_name.substr(0, dot);
-}
-
-std::string_view member_of(std::string_view dotted_name) {
-  return dotted_name.substr(dotted_name.find('.') + 1);  // npos + 1 == 0: the whole name
-}
 
 // "twilio.auth_token_file" -> "SMS_ROUTER_TWILIO_AUTH_TOKEN_FILE"
 std::string env_name_of(std::string_view dotted_name) {
@@ -207,83 +67,6 @@ std::optional<std::string> closest(std::string_view word,
 
 [[noreturn]] void fail(std::string_view origin, std::string_view message) {
   throw ConfigError(std::string(origin) + ": " + std::string(message));
-}
-
-// ---------------------------------------------------------------------------------------
-// Rules for string values
-// ---------------------------------------------------------------------------------------
-
-bool valid_port(std::string_view port) {
-  int number = 0;
-  const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-  return all_digits(port) && error == std::errc() && end == port.data() + port.size() &&
-         number >= 1 && number <= 65535;
-}
-
-// scheme://host[:port], as Twilio sees the router; one trailing "/" is dropped so that
-// appending a path never doubles the slash.
-std::string http_origin(std::string url) {
-  const std::string_view scheme = url.starts_with("https://") ? "https://"
-                                  : url.starts_with("http://") ? "http://"
-                                                               : "";
-  if (scheme.empty()) {
-    throw InvalidValue("must start with http:// or https://, got " + in_quotes(url));
-  }
-  std::string_view authority = std::string_view(url).substr(scheme.size());
-  if (authority.ends_with('/')) authority.remove_suffix(1);
-  if (authority.empty() || authority.front() == ':') {
-    throw InvalidValue("must name a host, like https://sms.example.org, got " + in_quotes(url));
-  }
-  if (authority.find_first_of("/?#@ \t") != std::string_view::npos) {
-    throw InvalidValue("must be scheme://host[:port] with no path, query or user, got " +
-                       in_quotes(url));
-  }
-  const auto colon = authority.rfind(':');
-  const auto bracket = authority.rfind(']');  // an IPv6 literal such as [::1] has colons too
-  const bool has_port = colon != std::string_view::npos &&
-                        (bracket == std::string_view::npos || colon > bracket);
-  if (has_port && !valid_port(authority.substr(colon + 1))) {
-    throw InvalidValue("has an invalid port (1 to 65535), got " + in_quotes(url));
-  }
-  if (url.ends_with('/')) url.pop_back();
-  return url;
-}
-
-// Only the shape is checked here; the phone module knows which regions exist.
-std::string region_code(std::string region) {
-  const auto upper_letter = [](char c) { return c >= 'A' && c <= 'Z'; };
-  if (region.size() != 2 || !std::all_of(region.begin(), region.end(), upper_letter)) {
-    throw InvalidValue("must be two upper-case letters such as US or GB, got " + in_quotes(region));
-  }
-  return region;
-}
-
-std::string e164_number(std::string number) {
-  const std::string_view digits = std::string_view(number).substr(number.empty() ? 0 : 1);
-  const bool e164 = number.starts_with('+') && all_digits(digits) && digits.front() != '0' &&
-                    digits.size() >= 7 && digits.size() <= 15;
-  if (!e164) {
-    throw InvalidValue("must list E.164 numbers such as +15551234567, got " + in_quotes(number));
-  }
-  return number;
-}
-
-std::string log_level(std::string level) {
-  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
-    throw InvalidValue("must be one of debug, info, warn, error, got " + in_quotes(level));
-  }
-  return level;
-}
-
-// Never echoes the token: the message goes to stderr and the journal.
-std::string admin_token(std::string token) {
-  constexpr std::size_t kMinLength = 32;
-  if (!token.empty() && token.size() < kMinLength) {
-    throw InvalidValue("must be at least " + std::to_string(kMinLength) +
-                       " characters long (it has " + std::to_string(token.size()) +
-                       "); generate one with: openssl rand -hex 32");
-  }
-  return token;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -495,7 +278,7 @@ struct Spelling {
 const std::vector<Spelling>& spellings() {
   static const std::vector<Spelling> all = [] {
     std::vector<Spelling> result;
-    for (const auto& key : kKeys) {
+    for (const auto& key : keys()) {
       const std::string name(key.name);
       result.push_back({name, env_name_of(name), &key, false});
       if (key.has_file) result.push_back({name + "_file", env_name_of(name + "_file"), &key, true});
@@ -520,7 +303,7 @@ const Spelling* find_env_spelling(std::string_view env_name) {
 }
 
 bool is_section(std::string_view name) {
-  return std::any_of(std::begin(kKeys), std::end(kKeys),
+  return std::any_of(keys().begin(), keys().end(),
                      [&](const KeyDescriptor& key) { return section_of(key.name) == name; });
 }
 
@@ -687,7 +470,7 @@ void apply(const Setting& setting, const ConfigSources& sources, Config& config)
 // systemd's LoadCredential= puts each secret in $CREDENTIALS_DIRECTORY/<dotted key name>.
 void apply_credentials(const ConfigSources& sources, Config& config) {
   if (sources.credentials_directory.empty()) return;
-  for (const auto& key : kKeys) {
+  for (const auto& key : keys()) {
     if (!key.secret) continue;
     const std::string path = sources.credentials_directory + "/" + std::string(key.name);
     if (const auto content = read_secret_file(sources, path)) {
@@ -696,65 +479,6 @@ void apply_credentials(const ConfigSources& sources, Config& config) {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// The real process environment, for load_config
-// ---------------------------------------------------------------------------------------
-
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-
-// The whole file, or nullopt with errno telling why not.
-std::optional<std::string> read_whole_file(const std::string& path) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) return std::nullopt;
-  std::string text;
-  char buffer[8192];
-  while (const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get())) {
-    text.append(buffer, count);
-  }
-  const bool failed = std::ferror(file.get()) != 0;
-  const int read_error = errno;
-  file.reset();  // fclose may overwrite errno
-  if (failed) {
-    errno = read_error;
-    return std::nullopt;
-  }
-  return text;
-}
-
-std::map<std::string, std::string> router_environment() {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string_view variable(*entry);
-    const auto equals = variable.find('=');
-    if (!variable.starts_with(kEnvPrefix) || equals == std::string_view::npos) continue;
-    env.emplace(variable.substr(0, equals), variable.substr(equals + 1));
-  }
-  return env;
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "";
-  return name;
-}
-
-ConfigSources system_sources() {
-  ConfigSources sources;
-  sources.env = router_environment();
-  sources.read_file = read_whole_file;
-  if (const char* directory = std::getenv("CREDENTIALS_DIRECTORY")) {
-    sources.credentials_directory = directory;
-  }
-  sources.host_name = host_name();
-  return sources;
-}
-
-// The table hands out mutable pointers, so read-only uses work on a copy.
-const std::string& secret_text(const KeyDescriptor& key, Config& config) {
-  return *std::get<std::string*>(key.field(config));
-}
 
 }  // namespace
 
@@ -772,20 +496,6 @@ Config parse_config(const std::string& json_text, const std::string& origin,
   return config;
 }
 
-Config load_config(const std::string& path, bool explicit_path) {
-  std::optional<std::string> text = read_whole_file(path);
-  if (!text) {
-    const int error = errno;
-    if (error != ENOENT || explicit_path) {
-      throw ConfigError("cannot read config file " + path + ": " +
-                        std::generic_category().message(error) +
-                        "; pass --config FILE or create it");
-    }
-    text.emplace();  // no file at the default path: every key keeps its default
-  }
-  return parse_config(*text, path, system_sources());
-}
-
 void validate_for_serve(const Config& config) {
   const TwilioConfig& twilio = config.twilio;
   if (twilio.validate_signature && twilio.auth_token.empty()) {
@@ -799,31 +509,6 @@ void validate_for_serve(const Config& config) {
         "twilio.secondary_auth_token is set but twilio.auth_token is not: the secondary token "
         "only accompanies the current one during rotation; set twilio.auth_token too");
   }
-}
-
-std::string to_masked_json(const Config& config) {
-  Config copy = config;
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  for (const auto& key : kKeys) {
-    nlohmann::ordered_json value =
-        std::visit([](const auto* target) { return nlohmann::ordered_json(*target); },
-                   key.field(copy));
-    if (key.secret && !secret_text(key, copy).empty()) value = kMask;
-    const std::string section(section_of(key.name));
-    const std::string member(member_of(key.name));
-    (section.empty() ? out[member] : out[section][member]) = std::move(value);
-  }
-  // A value from the environment need not be valid UTF-8; show it rather than throw.
-  return out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
-std::vector<std::string> secret_values(const Config& config) {
-  Config copy = config;
-  std::vector<std::string> values;
-  for (const auto& key : kKeys) {
-    if (key.secret && !secret_text(key, copy).empty()) values.push_back(secret_text(key, copy));
-  }
-  return values;
 }
 
 }  // namespace smsr
