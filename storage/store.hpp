@@ -236,6 +236,8 @@ struct CheckpointPolicy {
 
 class Store {
   struct Job;  // one write waiting for, or inside, a batch
+  // Whether a write's fn may be run a second time (see run_batch).
+  enum class RunTwice { kNever, kAllowed };
 
  public:
   // Opens (creating if needed) and migrates the database at `path`. Throws StoreError.
@@ -382,7 +384,7 @@ class Store {
   std::shared_ptr<Job> enqueue_job(std::function<void(WriteTxn&)> fn,
                                    std::function<void(std::exception_ptr)> on_ran = nullptr,
                                    std::function<void(std::exception_ptr)> on_done = nullptr,
-                                   bool may_run_twice = false);
+                                   RunTwice run_twice = RunTwice::kNever);
   void writer_loop();
   void run_batch(std::deque<std::shared_ptr<Job>>& batch);
   std::unique_ptr<Connection> acquire_reader();
