@@ -1,8 +1,21 @@
 #include "storage/rows.hpp"
 
 #include "storage/database.hpp"
+#include "storage/errors.hpp"
 
 namespace smsr::rows {
+namespace {
+
+// A column holding one of the router's words; text no version of it writes means the file
+// is not (or no longer) an sms-router database.
+template <class Word>
+Word word_column(const SQLite::Column& c, std::optional<Word> (*from_text)(std::string_view), const char* what) {
+  const std::string text = c.getString();
+  if (auto word = from_text(text)) return *word;
+  throw StoreError(StoreError::Kind::kCorrupt, std::string(what) + " \"" + text + "\" is not one the router writes");
+}
+
+}  // namespace
 
 void bind_optional(SQLite::Statement& st, int index, const std::optional<std::int64_t>& v) {
   if (v) st.bind(index, static_cast<std::int64_t>(*v));
@@ -51,8 +64,8 @@ InboundRecord read_inbound(SQLite::Statement& st) {
   r.body = st.getColumn(5).getString();
   r.media_json = st.getColumn(6).getString();
   r.user_id = optional_int(st.getColumn(7));
-  r.outcome = st.getColumn(8).getString();
-  r.state = st.getColumn(9).getString();
+  r.outcome = word_column(st.getColumn(8), outcome_from_text, "inbound_messages.outcome");
+  r.state = word_column(st.getColumn(9), inbound_state_from_text, "inbound_messages.state");
   r.auto_reply = st.getColumn(10).getInt() != 0;
   r.answer_twiml = optional_text(st.getColumn(11));
   r.reply_body = optional_text(st.getColumn(12));
@@ -73,7 +86,7 @@ OutboundRecord read_outbound(SQLite::Statement& st) {
   r.part = st.getColumn(6).getInt();
   r.parts = st.getColumn(7).getInt();
   r.usage_log_id = optional_int(st.getColumn(8));
-  r.state = st.getColumn(9).getString();
+  r.state = word_column(st.getColumn(9), outbound_state_from_text, "outbound_messages.state");
   r.twilio_sid = st.getColumn(10).isNull() ? "" : st.getColumn(10).getString();
   r.delivery_status = st.getColumn(11).isNull() ? "" : st.getColumn(11).getString();
   r.attempts = st.getColumn(12).getInt();

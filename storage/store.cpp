@@ -59,7 +59,7 @@ void Store::load_sender_window() {
   while (st.executeStep()) {
     EpochMs at = st.getColumn(1).getInt64();
     if (at < cutoff) break;
-    if (st.getColumn(2).getString() == "routed") recent.emplace_back(st.getColumn(0).getString(), at);
+    if (outcome_from_text(st.getColumn(2).getString()) == Outcome::kRouted) recent.emplace_back(st.getColumn(0).getString(), at);
   }
   writer_conn_->finish_statements();
   for (auto it = recent.rbegin(); it != recent.rend(); ++it) senders_.add(it->first, it->second);

@@ -23,6 +23,7 @@
 
 #include "core/clock.hpp"
 #include "core/domain.hpp"
+#include "core/message.hpp"
 #include "storage/errors.hpp"
 #include "storage/sender_window.hpp"
 
@@ -39,8 +40,8 @@ struct InboundRecord {
   std::string body;
   std::string media_json = "[]";
   std::optional<UserId> user_id;
-  std::string outcome;  // routed, unknown, inactive, ambiguous, opt_out, opt_in, help, rate_limited, spam
-  std::string state;    // pending, done, failed
+  Outcome outcome = Outcome::kUnknown;
+  InboundState state = InboundState::kDone;
   bool auto_reply = false;
   std::optional<std::string> answer_twiml;
   std::optional<std::string> reply_body;
@@ -73,7 +74,7 @@ struct OutboundRecord {
   int part = 1;
   int parts = 1;
   std::optional<std::int64_t> usage_log_id;
-  std::string state = "queued";  // queued, sending, sent, failed
+  OutboundState state = OutboundState::kQueued;
   std::string twilio_sid;
   std::string delivery_status;
   int attempts = 0;
@@ -117,7 +118,7 @@ struct StoreStats {
   std::int64_t pending_inbound = 0;
   std::int64_t queued_outbound = 0;
   std::int64_t unpushed_usage_logs = 0;
-  std::vector<std::pair<std::string, std::int64_t>> inbound_by_outcome;
+  std::vector<std::pair<std::string, std::int64_t>> inbound_by_outcome;  // the outcome as text
   std::vector<std::string> ambiguous_numbers;  // numbers claimed by two or more users
 };
 
@@ -142,7 +143,7 @@ class WriteTxn {
   // by id and MessageSid and return false when no such row exists: a message admitted by
   // write_then() whose batch failed was never stored, and its id may since belong to
   // another message.
-  bool finish_inbound(std::int64_t inbound_id, const std::string& message_sid, const std::string& state,
+  bool finish_inbound(std::int64_t inbound_id, const std::string& message_sid, InboundState state,
                       const std::optional<std::string>& reply, const std::string& error,
                       const std::optional<std::string>& answer_twiml = std::nullopt);
   bool record_attempt(std::int64_t inbound_id, const std::string& message_sid, const std::string& error);

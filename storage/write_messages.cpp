@@ -51,13 +51,13 @@ std::int64_t WriteTxn::insert_inbound(const InboundRecord& r) {
   st.bind(5, r.body);
   st.bind(6, r.media_json);
   bind_optional(st, 7, r.user_id);
-  st.bind(8, r.outcome);
-  st.bind(9, r.state);
+  st.bind(8, std::string(to_text(r.outcome)));
+  st.bind(9, std::string(to_text(r.state)));
   st.bind(10, r.auto_reply ? 1 : 0);
   bind_optional(st, 11, r.answer_twiml);
   st.bind(12, static_cast<std::int64_t>(r.received_ms));
   st.exec();
-  if (r.outcome == "routed") {
+  if (r.outcome == Outcome::kRouted) {
     senders_.add(r.from_number, r.received_ms);
     window_adds_.emplace_back(r.from_number, r.received_ms);
   }
@@ -71,13 +71,13 @@ void WriteTxn::set_answer(std::int64_t inbound_id, const std::string& twiml) {
   st.exec();
 }
 
-bool WriteTxn::finish_inbound(std::int64_t inbound_id, const std::string& message_sid, const std::string& state,
+bool WriteTxn::finish_inbound(std::int64_t inbound_id, const std::string& message_sid, InboundState state,
                               const std::optional<std::string>& reply, const std::string& error,
                               const std::optional<std::string>& answer_twiml) {
   auto& st = conn_.prepare(
       "UPDATE inbound_messages SET state = ?, reply_body = ?, last_error = ?, done_ms = ?, "
       "answer_twiml = coalesce(?, answer_twiml) WHERE id = ? AND message_sid = ?");
-  st.bind(1, state);
+  st.bind(1, std::string(to_text(state)));
   bind_optional(st, 2, reply);
   if (error.empty()) st.bind(3);
   else st.bind(3, error);
@@ -154,7 +154,7 @@ std::int64_t WriteTxn::queue_outbound(const OutboundRecord& r) {
   st.bind(6, r.part);
   st.bind(7, r.parts);
   bind_optional(st, 8, r.usage_log_id);
-  st.bind(9, r.state);
+  st.bind(9, std::string(to_text(r.state)));
   st.bind(10, static_cast<std::int64_t>(now_));
   st.bind(11, static_cast<std::int64_t>(now_));
   st.exec();

@@ -289,7 +289,7 @@ void HttpServer::install_routes() {
     if (sms.message_sid.empty()) return plain_error(res, 400, "missing MessageSid");
     if (sms.from.empty()) return plain_error(res, 400, "missing From");
     auto answer = deps_.inbound.receive(sms);
-    observed.set_outcome(answer.duplicate ? "duplicate" : answer.outcome);
+    observed.set_outcome(answer.duplicate ? "duplicate" : std::string(to_text(answer.outcome)));
     res.set_content(answer.twiml, "text/xml");
   });
 

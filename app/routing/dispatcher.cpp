@@ -75,14 +75,13 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
   } else {
     context = store_.delivery_context(task.inbound_id, config->agent.history_messages);
   }
-  if (!context || context->message.state != "pending") return std::nullopt;  // already handled
+  if (!context || context->message.state != InboundState::kPending) return std::nullopt;  // already handled
   const InboundRecord* message = &context->message;
-  auto started = clock_.steady();
 
   if (!context->user || !context->user->active) {
     // The user was removed or deactivated after the message arrived: nobody else's agent
     // may see it, so it ends here.
-    finish(*message, task.slot, "failed", std::nullopt,
+    finish(*message, task.slot, InboundState::kFailed, std::nullopt,
            context->user ? "user became inactive before delivery" : "user removed before delivery", 0);
     return Scheduler::kParked;
   }
@@ -100,25 +99,21 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
     request.history.push_back({std::move(h.direction), std::move(h.body), h.at});
   }
 
-  counters_.calls.fetch_add(1, std::memory_order_relaxed);
   AgentResult result = agent_.call(request);
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
-  counters_.latency_ms_total.fetch_add(static_cast<std::uint64_t>(elapsed), std::memory_order_relaxed);
   auto processing_ms = clock_.now_ms() - message->received_ms;
 
   switch (result.kind) {
     case AgentResult::Kind::kReply:
-      finish(*message, task.slot, "done", result.reply, "", processing_ms);
+      finish(*message, task.slot, InboundState::kDone, result.reply, "", processing_ms);
       return Scheduler::kParked;
     case AgentResult::Kind::kNoReply:
-      finish(*message, task.slot, "done", std::nullopt, "", processing_ms);
+      finish(*message, task.slot, InboundState::kDone, std::nullopt, "", processing_ms);
       return Scheduler::kParked;
     case AgentResult::Kind::kRetryable:
     case AgentResult::Kind::kFailed:
       break;
   }
 
-  counters_.failures.fetch_add(1, std::memory_order_relaxed);
   int attempts = message->attempts + 1;
   if (!store_.write([&](WriteTxn& txn) { return txn.record_attempt(message->id, message->message_sid, result.error); })) {
     // Its admission never committed (the webhook answered 503 and Twilio will retry it).
@@ -131,19 +126,19 @@ std::optional<Dispatcher::TimePoint> Dispatcher::deliver_or_throw(Task& task) {
            {"retry", retry ? "yes" : "no"});
   if (retry) return clock_.steady() + backoff_delay(attempts, options_.retry_base, options_.retry_cap);
 
-  finish(*message, task.slot, "failed", config->replies.error, result.error, processing_ms);
+  finish(*message, task.slot, InboundState::kFailed, config->replies.error, result.error, processing_ms);
   return Scheduler::kParked;
 }
 
 void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<ReplySlot>& slot,
-                        const std::string& state, const std::optional<std::string>& reply,
+                        InboundState state, const std::optional<std::string>& reply,
                         const std::string& error, std::int64_t processing_ms) {
   // What the write learns, for the commit callback (which runs after it, on another thread).
-  struct Outcome {
+  struct Effects {
     bool stored = true;
     std::vector<std::int64_t> queued;
   };
-  auto outcome = std::make_shared<Outcome>();
+  auto effects = std::make_shared<Effects>();
   const bool has_reply = reply && !reply->empty();
   const bool inline_reply = slot && slot->claim();
   // Counted here, not in the write: the writer thread is the one shared by all webhooks.
@@ -151,7 +146,8 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
   const auto max_chars = static_cast<std::size_t>(settings_.current()->limits.max_message_chars);
   const std::optional<std::string> sent = has_reply ? reply : std::nullopt;
   const OutgoingSms sms{message.id, message.user_id, message.from_number, message.to_number, has_reply ? *reply : "",
-                        state == "done" ? "reply" : "error_reply", message.message_sid, processing_ms};
+                        state == InboundState::kDone ? OutgoingKind::kReply : OutgoingKind::kErrorReply, message.message_sid,
+                        processing_ms};
   // Everything that needs no database is prepared here: the writer thread is shared by all.
   std::optional<std::string> answer;
   UsageLog log;
@@ -161,10 +157,10 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
     log.phone_number = message.from_number;
     log.direction = "outbound";
     log.content = sms.body;
-    log.success = state == "done";
+    log.success = state == InboundState::kDone;
     log.processing_time_ms = processing_ms;
     log.error_message = error;
-    log.metadata_json = nlohmann::json{{"outcome", sms.outcome},
+    log.metadata_json = nlohmann::json{{"outcome", std::string(to_text(sms.kind))},
                                        {"via", "inline"},
                                        {"reply_to", message.message_sid},
                                        {"segments", reply_segments}}
@@ -172,17 +168,17 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
   }
 
   auto record = [=, id = message.id, sid = message.message_sid](WriteTxn& txn) {  // runs later: all by value
-    outcome->stored = txn.finish_inbound(id, sid, state, sent, error, answer);
-    if (!outcome->stored || !has_reply) return;
+    effects->stored = txn.finish_inbound(id, sid, state, sent, error, answer);
+    if (!effects->stored || !has_reply) return;
     if (inline_reply) {
       txn.insert_usage_log(log);
     } else {
-      outcome->queued = queue_outgoing(txn, sms, max_chars);
+      effects->queued = queue_outgoing(txn, sms, max_chars);
     }
   };
   // The message's user stays busy until this commit: the next message of the user starts
   // only once this one is finished (or rescheduled), and the worker is free meanwhile.
-  auto committed = [this, outcome, slot, inline_reply, sent, state, error, processing_ms,
+  auto committed = [this, effects, slot, inline_reply, sent, state, error, processing_ms,
                     request_id = current_request_id(), user_id = *message.user_id,
                     message_sid = message.message_sid, from = message.from_number](std::exception_ptr failure) {
     ScopedRequestId scoped(request_id);
@@ -200,10 +196,10 @@ void Dispatcher::finish(const InboundRecord& message, const std::shared_ptr<Repl
       scheduler_.resume(user_id, clock_.steady() + options_.retry_cap);
       return;
     }
-    sender_.schedule(from, outcome->queued);
-    if (!outcome->stored) {
+    sender_.schedule(from, effects->queued);
+    if (!effects->stored) {
       LOG_WARN("dispatch.message_not_stored", {"message_sid", message_sid});
-    } else if (state == "failed") {
+    } else if (state == InboundState::kFailed) {
       LOG_ERROR("message.failed", {"message_sid", message_sid}, {"from", redact_phone(from)}, {"error", error});
     } else {
       LOG_INFO("message.delivered", {"message_sid", message_sid}, {"from", redact_phone(from)},

@@ -4,7 +4,6 @@
 // up every pending message again (at least once; the agent deduplicates by MessageSid).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -52,13 +51,6 @@ class Dispatcher {
   // How long the longest agent delivery in progress has been running.
   std::chrono::steady_clock::duration oldest_running() const { return scheduler_.oldest_running(clock_.steady()); }
 
-  struct Counters {
-    std::atomic<std::uint64_t> calls{0};
-    std::atomic<std::uint64_t> failures{0};  // attempts that did not produce an answer
-    std::atomic<std::uint64_t> latency_ms_total{0};
-  };
-  const Counters& counters() const { return counters_; }
-
  private:
   struct Task {
     std::int64_t inbound_id = 0;
@@ -77,7 +69,7 @@ class Dispatcher {
   // for the commit. Once committed, on the store's notifier thread: the inline reply goes
   // to the waiting webhook, outgoing parts to the sender, and the user's next message may
   // start (Scheduler::resume); if the commit fails, the message is tried again later.
-  void finish(const InboundRecord& message, const std::shared_ptr<ReplySlot>& slot, const std::string& state,
+  void finish(const InboundRecord& message, const std::shared_ptr<ReplySlot>& slot, InboundState state,
               const std::optional<std::string>& reply, const std::string& error, std::int64_t processing_ms);
 
   Store& store_;
@@ -86,7 +78,6 @@ class Dispatcher {
   const Settings& settings_;
   const Clock& clock_;
   const DispatcherOptions options_;
-  Counters counters_;
   Scheduler scheduler_;
 };
 

@@ -46,8 +46,8 @@ std::string media_json(const std::vector<InboundSms::Media>& media) {
 
 // An inbound usage log's metadata, as nlohmann::json writes it (keys sorted), but built
 // without a JSON object: it is made on the writer thread. Outcomes are plain words.
-std::string inbound_metadata(const std::string& outcome, int segments, std::size_t num_media) {
-  return "{\"num_media\":" + std::to_string(num_media) + ",\"outcome\":\"" + outcome +
+std::string inbound_metadata(Outcome outcome, int segments, std::size_t num_media) {
+  return "{\"num_media\":" + std::to_string(num_media) + ",\"outcome\":\"" + std::string(to_text(outcome)) +
          "\",\"segments\":" + std::to_string(segments) + "}";
 }
 
@@ -86,7 +86,7 @@ std::string unknown_sender_reply(const RepliesConfig& replies, const std::string
 struct InboundService::Admission {
   bool duplicate = false;
   std::int64_t inbound_id = 0;
-  std::string outcome;
+  Outcome outcome = Outcome::kUnknown;
   std::optional<UserId> user_id;
   std::string twiml;     // the answer, for everything but routed messages
   InboundRecord record;  // as inserted, for routed messages
@@ -133,7 +133,7 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   auto reply = pending->slot->await(std::chrono::milliseconds(config->agent.inline_wait_ms));
   committed.wait();
   const Admission& admission = pending->admission;
-  if (admission.outcome == outcome::kSpam && !admission.duplicate) {
+  if (admission.outcome == Outcome::kSpam && !admission.duplicate) {
     // Logged here, not in the write: a write may run twice (Store::write_then).
     LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(pending->from)},
              {"score", std::to_string(pending->spam_points)});
@@ -143,7 +143,7 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   }
 
   std::string twiml = admission.twiml;
-  if (admission.outcome == outcome::kRouted) {
+  if (admission.outcome == Outcome::kRouted) {
     if (reply) {
       twiml = twiml_response(reply->text);
     } else {
@@ -156,7 +156,7 @@ InboundService::Answer InboundService::receive(const InboundSms& sms) {
   LOG_INFO("webhook.sms", {"message_sid", sms.message_sid},
            {"from", redact_phone(pending->from)},
            {"user_id", admission.user_id ? std::to_string(*admission.user_id) : "-"},
-           {"outcome", admission.outcome}, {"body_chars", utf8_length(sms.body)}, {"ms", ms});
+           {"outcome", to_text(admission.outcome)}, {"body_chars", utf8_length(sms.body)}, {"ms", ms});
   return {twiml, admission.outcome, false};
 }
 
@@ -212,7 +212,7 @@ Store::CommitTicket InboundService::admit(const std::shared_ptr<Pending>& pendin
     const Admission& a = pending->admission;
     if (error) {
       pending->slot->release();
-    } else if (!a.duplicate && a.outcome == outcome::kRouted) {
+    } else if (!a.duplicate && a.outcome == Outcome::kRouted) {
       dispatcher_.enqueue_admitted(a.record, pending->slot, request_id);
     }
   };
@@ -220,7 +220,7 @@ Store::CommitTicket InboundService::admit(const std::shared_ptr<Pending>& pendin
   // and another at the commit); so does a routed message whose batch failed.
   auto on_committed = [pending](std::exception_ptr error) {
     const Admission& a = pending->admission;
-    if (error || a.duplicate || a.outcome != outcome::kRouted) pending->slot->release();
+    if (error || a.duplicate || a.outcome != Outcome::kRouted) pending->slot->release();
   };
   return store_.write_then(decide, hand_on, on_committed);
 }
@@ -245,18 +245,18 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
   std::optional<std::string> reply;
 
   if (keyword == Keyword::kOptOut) {
-    a.outcome = outcome::kOptOut;
+    a.outcome = Outcome::kOptOut;
     if (is_number) txn.set_opted_out(from, true);
   } else if (keyword == Keyword::kOptIn && (opted_out || !sms.opt_out_type.empty())) {
     // YES/START are ordinary words for someone who never opted out ("Yes" to an agent's
     // question), so they only act as opt-in for an opted-out sender or when Twilio says so.
-    a.outcome = outcome::kOptIn;
+    a.outcome = Outcome::kOptIn;
     if (is_number) txn.set_opted_out(from, false);
     opted_out = false;
   } else if (keyword == Keyword::kHelp) {
-    a.outcome = outcome::kHelp;
+    a.outcome = Outcome::kHelp;
   } else if (owner.kind == Resolution::Kind::kUnknown) {
-    a.outcome = outcome::kUnknown;
+    a.outcome = Outcome::kUnknown;
     // Short codes and alphanumeric senders cannot usefully be answered; unknown numbers
     // get a capped number of replies (SMS-pumping protection).
     int cap = config.limits.unknown_sender_replies_per_day;
@@ -264,24 +264,24 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
       reply = unknown_sender_reply(config.replies, sms.body, from);
     }
   } else if (owner.kind == Resolution::Kind::kAmbiguous) {
-    a.outcome = outcome::kAmbiguous;
+    a.outcome = Outcome::kAmbiguous;
     reply = config.replies.error;
   } else if (!owner.user->active) {
-    a.outcome = outcome::kInactive;
+    a.outcome = Outcome::kInactive;
     a.user_id = owner.user->id;
     reply = config.replies.inactive_user;
   } else if (opted_out) {
-    a.outcome = outcome::kOptedOut;
+    a.outcome = Outcome::kOptedOut;
     a.user_id = owner.user->id;
   } else if (int limit = config.limits.per_sender_per_minute;  // 0 = no limit
              limit > 0 && txn.count_routed_since(from, now - kMinuteMs, limit) >= limit) {
-    a.outcome = outcome::kRateLimited;
+    a.outcome = Outcome::kRateLimited;
     a.user_id = owner.user->id;
   } else if (spam_points > config.spam.threshold) {
-    a.outcome = outcome::kSpam;
+    a.outcome = Outcome::kSpam;
     a.user_id = owner.user->id;
   } else {
-    a.outcome = outcome::kRouted;
+    a.outcome = Outcome::kRouted;
     a.user_id = owner.user->id;
   }
   if (owner.kind == Resolution::Kind::kUser) a.user_id = owner.user->id;
@@ -299,12 +299,12 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
   record.media_json = p.media_json;
   record.user_id = a.user_id;
   record.outcome = a.outcome;
-  record.state = a.outcome == outcome::kRouted ? "pending" : "done";
+  record.state = a.outcome == Outcome::kRouted ? InboundState::kPending : InboundState::kDone;
   record.auto_reply = reply.has_value();
-  if (a.outcome != outcome::kRouted) record.answer_twiml = a.twiml;
+  if (a.outcome != Outcome::kRouted) record.answer_twiml = a.twiml;
   record.received_ms = now;
   a.inbound_id = txn.insert_inbound(record);
-  if (a.outcome == outcome::kRouted) {
+  if (a.outcome == Outcome::kRouted) {
     record.id = a.inbound_id;
     a.record = std::move(record);
   }
@@ -323,7 +323,7 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
     out.phone_number = from;
     out.direction = "outbound";
     out.content = *reply;
-    out.metadata_json = nlohmann::json{{"outcome", a.outcome},
+    out.metadata_json = nlohmann::json{{"outcome", std::string(to_text(a.outcome))},
                                        {"via", "inline"},
                                        {"reply_to", sms.message_sid},
                                        {"segments", count_segments(*reply).segments}}

@@ -10,6 +10,7 @@
 #include "app/routing/reply_slot.hpp"
 #include "app/routing/settings.hpp"
 #include "core/clock.hpp"
+#include "core/message.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"
 
@@ -33,20 +34,6 @@ struct InboundSms {
   std::vector<Media> media;
 };
 
-// Why a message did or did not reach an agent; stored with the message and in usage logs.
-namespace outcome {
-inline constexpr const char* kRouted = "routed";
-inline constexpr const char* kUnknown = "unknown";
-inline constexpr const char* kInactive = "inactive";
-inline constexpr const char* kAmbiguous = "ambiguous";
-inline constexpr const char* kOptOut = "opt_out";
-inline constexpr const char* kOptIn = "opt_in";
-inline constexpr const char* kHelp = "help";
-inline constexpr const char* kOptedOut = "opted_out";  // sender had opted out earlier
-inline constexpr const char* kRateLimited = "rate_limited";
-inline constexpr const char* kSpam = "spam";
-}  // namespace outcome
-
 // The opt-out keyword class of a whole message body (trimmed, any case), or of
 // OptOutType when present.
 enum class Keyword { kNone, kOptOut, kOptIn, kHelp };
@@ -65,7 +52,7 @@ class InboundService {
 
   struct Answer {
     std::string twiml;
-    std::string outcome;
+    Outcome outcome = Outcome::kUnknown;  // for a duplicate: the first delivery's
     bool duplicate = false;
   };
 

@@ -36,7 +36,7 @@ ProactiveResult send_proactive(Store& store, Sender& sender, const Config& confi
   sms.to = to;
   sms.from = config.twilio.numbers.front();
   sms.body = body;
-  sms.outcome = "proactive";
+  sms.kind = OutgoingKind::kProactive;
   auto max_chars = static_cast<std::size_t>(config.limits.max_message_chars);
   auto ids = store.write([&](WriteTxn& txn) { return queue_outgoing(txn, sms, max_chars); });
   sender.schedule(to, ids);

@@ -21,7 +21,7 @@ std::vector<std::int64_t> queue_outgoing(WriteTxn& txn, const OutgoingSms& sms, 
     log.direction = "outbound";
     log.content = parts[i];
     log.processing_time_ms = sms.processing_ms;
-    nlohmann::json meta = {{"outcome", sms.outcome},
+    nlohmann::json meta = {{"outcome", std::string(to_text(sms.kind))},
                            {"via", "rest"},
                            {"segments", count_segments(parts[i]).segments}};
     if (!sms.reply_to_sid.empty()) meta["reply_to"] = sms.reply_to_sid;
@@ -55,7 +55,7 @@ Sender::Sender(Store& store, TwilioApi& api, const Settings& settings, const Clo
 void Sender::start() {
   auto unsent = store_.unsent_outbound();
   for (const auto& m : unsent) {
-    if (m.state == "sending") {
+    if (m.state == OutboundState::kSending) {
       // The process stopped during this call: Twilio may or may not have the message.
       LOG_WARN("sms.resend_after_crash", {"outbound_id", m.id}, {"to", redact_phone(m.to_number)},
                {"hint", "an attempt was interrupted; the recipient may get this message twice"});
@@ -73,7 +73,7 @@ void Sender::schedule(const std::string& to, const std::vector<std::int64_t>& id
 std::optional<std::chrono::steady_clock::time_point> Sender::send(const std::string& to, Task& task) {
   try {
     auto message = store_.outbound_by_id(task.outbound_id);
-    if (!message || (message->state != "queued" && message->state != "sending")) return std::nullopt;
+    if (!message || (message->state != OutboundState::kQueued && message->state != OutboundState::kSending)) return std::nullopt;
     if (store_.is_opted_out(to)) {
       store_.write([&](WriteTxn& txn) {
         txn.mark_outbound_failed(message->id, "not sent: the recipient has opted out (STOP)",

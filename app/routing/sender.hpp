@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "core/domain.hpp"
 #include "core/keyed_scheduler.hpp"
+#include "core/message.hpp"
 
 namespace smsr {
 
@@ -28,7 +29,7 @@ struct OutgoingSms {
   std::string to;
   std::string from;
   std::string body;
-  std::string outcome;       // reply, error_reply, proactive
+  OutgoingKind kind = OutgoingKind::kReply;
   std::string reply_to_sid;  // the inbound MessageSid, for replies
   std::optional<std::int64_t> processing_ms;
 };

@@ -136,7 +136,7 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 }
 
 InboundRecord inbound(const std::string& sid, const std::string& from,
-                      std::optional<UserId> user, const std::string& outcome, EpochMs received,
+                      std::optional<UserId> user, Outcome outcome, EpochMs received,
                       const std::string& body = "hello") {
   InboundRecord r;
   r.message_sid = sid;
@@ -146,7 +146,7 @@ InboundRecord inbound(const std::string& sid, const std::string& from,
   r.body = body;
   r.user_id = user;
   r.outcome = outcome;
-  r.state = outcome == "routed" ? "pending" : "done";
+  r.state = outcome == Outcome::kRouted ? InboundState::kPending : InboundState::kDone;
   r.received_ms = received;
   return r;
 }
@@ -163,7 +163,7 @@ struct DeliberateFailure : std::runtime_error {
 // none of it may be stored.
 std::function<void(WriteTxn&)> insert_then_fail(const std::string& sid) {
   return [sid](WriteTxn& txn) {
-    txn.insert_inbound(inbound(sid, "+15145550001", std::nullopt, "unknown", kStart));
+    txn.insert_inbound(inbound(sid, "+15145550001", std::nullopt, Outcome::kUnknown, kStart));
     throw DeliberateFailure("no");
   };
 }
@@ -514,7 +514,7 @@ TEST_CASE("A write that throws journals nothing and does not reach the listener"
 TEST_CASE("A write returns its lambda's value once committed", "[store]") {
   Fixture f;
   auto id = f.store.write([](WriteTxn& txn) {
-    return txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
+    return txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, Outcome::kUnknown, kStart));
   });
   auto got = f.store.inbound_by_id(id);
   REQUIRE(got);
@@ -531,11 +531,11 @@ TEST_CASE("write_then calls on_ran once the writer has run the lambda, and the t
   std::promise<std::exception_ptr> ran;
   auto ticket = f.store.write_then(
       [&](WriteTxn& txn) {
-        id = txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart));
+        id = txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, Outcome::kUnknown, kStart));
       },
       [&](std::exception_ptr error) { ran.set_value(error); });
   std::thread plain([&] {
-    f.store.write([](WriteTxn& txn) { txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, "unknown", kStart)); });
+    f.store.write([](WriteTxn& txn) { txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, Outcome::kUnknown, kStart)); });
   });
   while (f.store.queued_writes() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   hold.release();
@@ -565,7 +565,7 @@ TEST_CASE("write_async calls on_done once its write is visible to readers, or wi
   Fixture f;
   std::promise<bool> committed;
   f.store.write_async(
-      [](WriteTxn& txn) { txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart)); },
+      [](WriteTxn& txn) { txn.insert_inbound(inbound("SM1", "+15145550001", std::nullopt, Outcome::kUnknown, kStart)); },
       [&](std::exception_ptr error) {
         // On the notifier thread: the commit is done, so a reader sees the row. (The store
         // must not be called from here in the service; this reader is the test's check.)
@@ -590,17 +590,17 @@ TEST_CASE("when one write of a batch of write_async writes throws, only it is lo
   f.store.write_async(
       [&](WriteTxn& txn) {
         ++first_runs;
-        txn.insert_inbound(inbound("SM1", kSender, UserId{1}, "routed", kStart));
+        txn.insert_inbound(inbound("SM1", kSender, UserId{1}, Outcome::kRouted, kStart));
       },
       [&](std::exception_ptr error) { first_done.set_value(error); });
   f.store.write_async(
       [&](WriteTxn& txn) {
-        txn.insert_inbound(inbound("SM2", kSender, UserId{1}, "routed", kStart));
+        txn.insert_inbound(inbound("SM2", kSender, UserId{1}, Outcome::kRouted, kStart));
         throw DeliberateFailure("no");
       },
       [&](std::exception_ptr error) { failing_done.set_value(error); });
   f.store.write_async(
-      [&](WriteTxn& txn) { txn.insert_inbound(inbound("SM3", kSender, UserId{1}, "routed", kStart)); },
+      [&](WriteTxn& txn) { txn.insert_inbound(inbound("SM3", kSender, UserId{1}, Outcome::kRouted, kStart)); },
       [&](std::exception_ptr error) { last_done.set_value(error); });
   while (f.store.queued_writes() != 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   hold.release();
@@ -620,12 +620,12 @@ TEST_CASE("when one write of a batch of write_async writes throws, only it is lo
 
 TEST_CASE("finish_inbound and record_attempt only touch the message named by both id and MessageSid", "[store]") {
   Fixture f;
-  auto id = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, "routed", kStart));
-  CHECK_FALSE(f.store.write([&](WriteTxn& txn) { return txn.finish_inbound(id, "SM-other", "done", "x", ""); }));
+  auto id = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, Outcome::kRouted, kStart));
+  CHECK_FALSE(f.store.write([&](WriteTxn& txn) { return txn.finish_inbound(id, "SM-other", InboundState::kDone, "x", ""); }));
   CHECK_FALSE(f.store.write([&](WriteTxn& txn) { return txn.record_attempt(id, "SM-other", "e"); }));
-  CHECK(f.store.inbound_by_id(id)->state == "pending");
-  CHECK(f.store.write([&](WriteTxn& txn) { return txn.finish_inbound(id, "SM2", "done", "x", ""); }));
-  CHECK(f.store.inbound_by_id(id)->state == "done");
+  CHECK(f.store.inbound_by_id(id)->state == InboundState::kPending);
+  CHECK(f.store.write([&](WriteTxn& txn) { return txn.finish_inbound(id, "SM2", InboundState::kDone, "x", ""); }));
+  CHECK(f.store.inbound_by_id(id)->state == InboundState::kDone);
 }
 
 TEST_CASE("The exception a write's lambda throws reaches the caller as itself", "[store]") {
@@ -674,7 +674,7 @@ TEST_CASE("A write whose lambda throws rolls back only its own changes while con
         f.store.write([&](WriteTxn& txn) {
           txn.insert_user(new_user({phone_of(i)}));
           txn.insert_inbound(inbound("SM" + std::to_string(i), phone_of(i), std::nullopt,
-                                     "unknown", kStart));
+                                     Outcome::kUnknown, kStart));
           if (i == kFailing) throw DeliberateFailure("writer " + std::to_string(i) + " fails");
         });
       } catch (const std::exception& e) {
@@ -707,7 +707,7 @@ TEST_CASE("A write whose lambda throws rolls back only its own changes while con
 
 TEST_CASE("An inserted inbound message is found by MessageSid with every field", "[store]") {
   Fixture f;
-  InboundRecord r = inbound("SMabc", "+15145550001", UserId{7}, "routed", kStart + 5, "hi there");
+  InboundRecord r = inbound("SMabc", "+15145550001", UserId{7}, Outcome::kRouted, kStart + 5, "hi there");
   r.media_json = R"([{"url":"https://m.test/1","content_type":"image/png"}])";
   r.auto_reply = true;
   r.answer_twiml = "<Response/>";
@@ -723,8 +723,8 @@ TEST_CASE("An inserted inbound message is found by MessageSid with every field",
   CHECK(found->body == "hi there");
   CHECK(found->media_json == r.media_json);
   CHECK(found->user_id == std::optional<UserId>(7));
-  CHECK(found->outcome == "routed");
-  CHECK(found->state == "pending");
+  CHECK(found->outcome == Outcome::kRouted);
+  CHECK(found->state == InboundState::kPending);
   CHECK(found->auto_reply);
   CHECK(found->answer_twiml == std::optional<std::string>("<Response/>"));
   CHECK_FALSE(found->reply_body);
@@ -741,10 +741,10 @@ TEST_CASE("Inserting a second message with the same MessageSid is a kConflict an
           "first",
           "[store]") {
   Fixture f;
-  insert(f.store, inbound("SM1", "+15145550001", std::nullopt, "unknown", kStart, "first"));
+  insert(f.store, inbound("SM1", "+15145550001", std::nullopt, Outcome::kUnknown, kStart, "first"));
 
   auto err = store_error_of([&] {
-    insert(f.store, inbound("SM1", "+15145550002", std::nullopt, "unknown", kStart, "second"));
+    insert(f.store, inbound("SM1", "+15145550002", std::nullopt, Outcome::kUnknown, kStart, "second"));
   });
   REQUIRE(err);
   CHECK(err->kind() == StoreError::Kind::kConflict);
@@ -752,8 +752,8 @@ TEST_CASE("Inserting a second message with the same MessageSid is a kConflict an
   // In one write, the duplicate undoes that write's earlier insert as well.
   err = store_error_of([&] {
     f.store.write([](WriteTxn& txn) {
-      txn.insert_inbound(inbound("SM2", "+15145550003", std::nullopt, "unknown", kStart));
-      txn.insert_inbound(inbound("SM1", "+15145550003", std::nullopt, "unknown", kStart));
+      txn.insert_inbound(inbound("SM2", "+15145550003", std::nullopt, Outcome::kUnknown, kStart));
+      txn.insert_inbound(inbound("SM1", "+15145550003", std::nullopt, Outcome::kUnknown, kStart));
     });
   });
   REQUIRE(err);
@@ -770,12 +770,12 @@ TEST_CASE("count_routed_since counts only that sender's routed messages from the
   Fixture f;
   const std::string a = "+15145550001";
   const std::string b = "+15145550002";
-  insert(f.store, inbound("SM1", a, UserId{1}, "routed", 1000));
-  insert(f.store, inbound("SM2", a, UserId{1}, "routed", 2000));
-  insert(f.store, inbound("SM3", a, UserId{1}, "routed", 3000));
-  insert(f.store, inbound("SM4", a, UserId{1}, "rate_limited", 3100));
-  insert(f.store, inbound("SM5", a, UserId{1}, "opt_out", 3200));
-  insert(f.store, inbound("SM6", b, UserId{2}, "routed", 3300));
+  insert(f.store, inbound("SM1", a, UserId{1}, Outcome::kRouted, 1000));
+  insert(f.store, inbound("SM2", a, UserId{1}, Outcome::kRouted, 2000));
+  insert(f.store, inbound("SM3", a, UserId{1}, Outcome::kRouted, 3000));
+  insert(f.store, inbound("SM4", a, UserId{1}, Outcome::kRateLimited, 3100));
+  insert(f.store, inbound("SM5", a, UserId{1}, Outcome::kOptOut, 3200));
+  insert(f.store, inbound("SM6", b, UserId{2}, Outcome::kRouted, 3300));
 
   auto count = [&](const std::string& from, EpochMs since) {
     return f.store.write([&](WriteTxn& txn) { return txn.count_routed_since(from, since, 100); });
@@ -801,11 +801,11 @@ TEST_CASE("count_routed_since forgets rolled-back messages and remembers the las
   };
   {
     Store store(path, clock);
-    insert(store, inbound("SM1", a, UserId{1}, "routed", kStart - 200000));  // older than the window kept
-    insert(store, inbound("SM2", a, UserId{1}, "routed", kStart - 30000));
-    insert(store, inbound("SM3", a, UserId{1}, "routed", kStart - 1000));
+    insert(store, inbound("SM1", a, UserId{1}, Outcome::kRouted, kStart - 200000));  // older than the window kept
+    insert(store, inbound("SM2", a, UserId{1}, Outcome::kRouted, kStart - 30000));
+    insert(store, inbound("SM3", a, UserId{1}, Outcome::kRouted, kStart - 1000));
     CHECK_THROWS_AS(store.write([&](WriteTxn& txn) {
-      txn.insert_inbound(inbound("SM4", a, UserId{1}, "routed", kStart));
+      txn.insert_inbound(inbound("SM4", a, UserId{1}, Outcome::kRouted, kStart));
       throw DeliberateFailure("rolled back");
     }),
                     DeliberateFailure);
@@ -825,11 +825,11 @@ TEST_CASE("count_auto_replies_since counts only that sender's messages the route
     r.auto_reply = true;
     return r;
   };
-  insert(f.store, replied(inbound("SM1", a, std::nullopt, "unknown", 1000)));
-  insert(f.store, inbound("SM2", a, std::nullopt, "unknown", 2000));  // capped: no reply
-  insert(f.store, replied(inbound("SM3", a, std::nullopt, "unknown", 3000)));
-  insert(f.store, replied(inbound("SM4", "+15145550002", std::nullopt, "unknown", 3000)));
-  insert(f.store, inbound("SM5", a, UserId{1}, "routed", 4000));
+  insert(f.store, replied(inbound("SM1", a, std::nullopt, Outcome::kUnknown, 1000)));
+  insert(f.store, inbound("SM2", a, std::nullopt, Outcome::kUnknown, 2000));  // capped: no reply
+  insert(f.store, replied(inbound("SM3", a, std::nullopt, Outcome::kUnknown, 3000)));
+  insert(f.store, replied(inbound("SM4", "+15145550002", std::nullopt, Outcome::kUnknown, 3000)));
+  insert(f.store, inbound("SM5", a, UserId{1}, Outcome::kRouted, 4000));
 
   auto count = [&](const std::string& from, EpochMs since) {
     return f.store.write([&](WriteTxn& txn) { return txn.count_auto_replies_since(from, since, 100); });
@@ -850,22 +850,22 @@ TEST_CASE("history holds only that user's earlier routed messages and replies, o
   auto finish = [&](std::int64_t id, EpochMs at, std::optional<std::string> reply) {
     f.clock.set(at);
     f.store.write([&](WriteTxn& txn) {
-      txn.finish_inbound(id, f.store.inbound_by_id(id)->message_sid, reply ? "done" : "failed", reply,
+      txn.finish_inbound(id, f.store.inbound_by_id(id)->message_sid, reply ? InboundState::kDone : InboundState::kFailed, reply,
                          reply ? "" : "agent failed");
     });
   };
 
-  auto m1 = insert(f.store, inbound("SM1", u1, UserId{1}, "routed", 1000, "u1 first"));
+  auto m1 = insert(f.store, inbound("SM1", u1, UserId{1}, Outcome::kRouted, 1000, "u1 first"));
   finish(m1, 1100, "r1");
-  auto m2 = insert(f.store, inbound("SM2", u2, UserId{2}, "routed", 1200, "u2 secret"));
+  auto m2 = insert(f.store, inbound("SM2", u2, UserId{2}, Outcome::kRouted, 1200, "u2 secret"));
   finish(m2, 1250, "u2 reply");
-  insert(f.store, inbound("SM3", u1, UserId{1}, "inactive", 1300, "u1 not routed"));
-  auto m4 = insert(f.store, inbound("SM4", u1, UserId{1}, "routed", 1400, "u1 second"));
+  insert(f.store, inbound("SM3", u1, UserId{1}, Outcome::kInactive, 1300, "u1 not routed"));
+  auto m4 = insert(f.store, inbound("SM4", u1, UserId{1}, Outcome::kRouted, 1400, "u1 second"));
   finish(m4, 1450, std::nullopt);
-  auto m5 = insert(f.store, inbound("SM5", u1, UserId{1}, "routed", 1500, "u1 third"));
+  auto m5 = insert(f.store, inbound("SM5", u1, UserId{1}, Outcome::kRouted, 1500, "u1 third"));
   finish(m5, 1600, "r3");
-  auto m6 = insert(f.store, inbound("SM6", u1, UserId{1}, "routed", 1700, "u1 current"));
-  auto m7 = insert(f.store, inbound("SM7", u1, UserId{1}, "routed", 1800, "u1 later"));
+  auto m6 = insert(f.store, inbound("SM6", u1, UserId{1}, Outcome::kRouted, 1700, "u1 current"));
+  auto m7 = insert(f.store, inbound("SM7", u1, UserId{1}, Outcome::kRouted, 1800, "u1 later"));
 
   using Entry = std::tuple<std::string, std::string, EpochMs>;
   auto entries = [&](UserId user, std::int64_t before, int limit) {
@@ -901,16 +901,16 @@ TEST_CASE("history holds only that user's earlier routed messages and replies, o
 TEST_CASE("pending_inbound lists the messages still waiting for the agent, in arrival order",
           "[store]") {
   Fixture f;
-  auto p1 = insert(f.store, inbound("SM1", "+15145550001", UserId{1}, "routed", 1000));
-  insert(f.store, inbound("SM2", "+15145550002", std::nullopt, "unknown", 1001));
-  auto p3 = insert(f.store, inbound("SM3", "+15145550003", UserId{3}, "routed", 1002));
-  auto p4 = insert(f.store, inbound("SM4", "+15145550001", UserId{1}, "routed", 1003));
-  auto p5 = insert(f.store, inbound("SM5", "+15145550004", UserId{4}, "routed", 1004));
-  f.store.write([&](WriteTxn& txn) { txn.finish_inbound(p3, "SM3", "done", "ok", ""); });
+  auto p1 = insert(f.store, inbound("SM1", "+15145550001", UserId{1}, Outcome::kRouted, 1000));
+  insert(f.store, inbound("SM2", "+15145550002", std::nullopt, Outcome::kUnknown, 1001));
+  auto p3 = insert(f.store, inbound("SM3", "+15145550003", UserId{3}, Outcome::kRouted, 1002));
+  auto p4 = insert(f.store, inbound("SM4", "+15145550001", UserId{1}, Outcome::kRouted, 1003));
+  auto p5 = insert(f.store, inbound("SM5", "+15145550004", UserId{4}, Outcome::kRouted, 1004));
+  f.store.write([&](WriteTxn& txn) { txn.finish_inbound(p3, "SM3", InboundState::kDone, "ok", ""); });
 
   std::vector<std::int64_t> ids;
   for (const auto& r : f.store.pending_inbound()) {
-    CHECK(r.state == "pending");
+    CHECK(r.state == InboundState::kPending);
     ids.push_back(r.id);
   }
   CHECK(ids == std::vector<std::int64_t>{p1, p4, p5});
@@ -927,7 +927,7 @@ TEST_CASE("Reopening the same file keeps users, numbers and messages", "[store]"
   {
     Store store(path, clock);
     id = add_user(store, {"+15145550001", "+15145550002"}).id;
-    insert(store, inbound("SM1", "+15145550001", id, "routed", kStart));
+    insert(store, inbound("SM1", "+15145550001", id, Outcome::kRouted, kStart));
   }
   Store store(path, clock);
   Resolution r = store.resolve("+15145550002");
@@ -977,7 +977,7 @@ TEST_CASE("A version 1 database is upgraded: the sender index gives way to one o
   const std::string path = dir.file("router.db");
   {
     Store store(path, clock);
-    insert(store, inbound("SM1", "+15145550001", UserId{1}, "routed", kStart - 1000));
+    insert(store, inbound("SM1", "+15145550001", UserId{1}, Outcome::kRouted, kStart - 1000));
   }
   // Back to what version 1 had.
   exec_sql(path, "DROP INDEX inbound_auto_replies");
@@ -1066,7 +1066,7 @@ TEST_CASE("Under writes that never pause, the write-ahead log starts over instea
     writers.emplace_back([&, w] {
       for (int i = 0; i < kWritesEach; ++i) {
         const std::string sid = "SM" + std::to_string(w) + "-" + std::to_string(i);
-        insert(store, inbound(sid, "+15145550001", std::nullopt, "unknown", kStart, body));
+        insert(store, inbound(sid, "+15145550001", std::nullopt, Outcome::kUnknown, kStart, body));
       }
     });
   }
@@ -1096,10 +1096,10 @@ struct History {
 History make_history(Fixture& f) {
   History h{};
   f.clock.set(kStart - 100 * kDay);
-  h.old_done = insert(f.store, inbound("SM1", "+15145550001", UserId{1}, "unknown", kStart - 100 * kDay));
-  h.old_pending = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, "routed", kStart - 100 * kDay));
-  h.old_with_queued_reply = insert(f.store, inbound("SM3", "+15145550001", UserId{1}, "help", kStart - 100 * kDay));
-  h.old_with_sent_reply = insert(f.store, inbound("SM4", "+15145550001", UserId{1}, "help", kStart - 100 * kDay));
+  h.old_done = insert(f.store, inbound("SM1", "+15145550001", UserId{1}, Outcome::kUnknown, kStart - 100 * kDay));
+  h.old_pending = insert(f.store, inbound("SM2", "+15145550001", UserId{1}, Outcome::kRouted, kStart - 100 * kDay));
+  h.old_with_queued_reply = insert(f.store, inbound("SM3", "+15145550001", UserId{1}, Outcome::kHelp, kStart - 100 * kDay));
+  h.old_with_sent_reply = insert(f.store, inbound("SM4", "+15145550001", UserId{1}, Outcome::kHelp, kStart - 100 * kDay));
   f.store.write([&](WriteTxn& txn) {
     OutboundRecord r;
     r.to_number = "+15145550001";
@@ -1118,7 +1118,7 @@ History make_history(Fixture& f) {
     txn.insert_user(new_user({"+15145550009"}));  // an old entry in the number-change journal
   });
   f.clock.set(kStart - kDay);
-  h.recent_done = insert(f.store, inbound("SM5", "+15145550001", UserId{1}, "unknown", kStart - kDay));
+  h.recent_done = insert(f.store, inbound("SM5", "+15145550001", UserId{1}, Outcome::kUnknown, kStart - kDay));
   f.store.write([&](WriteTxn& txn) {
     UsageLog log;
     log.phone_number = "+15145550001";
@@ -1162,7 +1162,7 @@ TEST_CASE("prune_history deletes finished history older than the cutoff and keep
 TEST_CASE("prune_history deletes at most `limit` rows of each kind per call", "[store]") {
   Fixture f;
   for (int i = 0; i < 5; ++i) {
-    insert(f.store, inbound("SM" + std::to_string(i), "+15145550001", std::nullopt, "unknown", kStart - 100 * kDay));
+    insert(f.store, inbound("SM" + std::to_string(i), "+15145550001", std::nullopt, Outcome::kUnknown, kStart - 100 * kDay));
   }
   CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 2);
   CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 2);
