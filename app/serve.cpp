@@ -22,6 +22,7 @@
 #include "app/routing/pruner.hpp"
 #include "app/routing/sender.hpp"
 #include "app/routing/settings.hpp"
+#include "app/routing/users.hpp"
 #include "app/serve.hpp"
 #include "app/twilio/rest_api.hpp"
 #include "core/clock.hpp"
@@ -142,7 +143,9 @@ int cmd_serve(const ConfigLocation& where) {
   }
   std::function<void()> request_sync;  // POST /sms-router/admin/sync
   if (central_sync) request_sync = [&central_sync] { central_sync->request(); };
-  AdminApi admin_api(AdminApiDeps{settings, store, directory, dispatcher, sender, normalizer, metrics, request_sync});
+  UserService users(store, normalizer, settings);
+  AdminApi admin_api(
+      AdminApiDeps{settings, store, directory, dispatcher, sender, normalizer, users, metrics, request_sync});
   HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher, sender, central_sync.get(), metrics,
                            admin_api});
 

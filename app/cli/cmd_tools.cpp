@@ -9,11 +9,10 @@
 
 #include "app/cli/commands.hpp"
 #include "app/twilio/signature.hpp"
+#include "app/twilio/webhook_paths.hpp"
 
 namespace smsr {
 namespace {
-
-constexpr const char* kSmsWebhookPath = "/sms-router/webhook/sms";
 
 std::string random_sid(const char* prefix) {
   std::random_device rd;

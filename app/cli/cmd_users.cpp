@@ -7,32 +7,15 @@
 #include <sstream>
 
 #include "app/cli/commands.hpp"
+#include "app/routing/settings.hpp"
 #include "app/routing/user_import.hpp"
+#include "app/routing/users.hpp"
 #include "core/clock.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"
 
 namespace smsr {
 namespace {
-
-// With a central database configured, users belong to it; local edits would be undone by
-// the next sync and confuse everybody.
-void require_standalone(const Config& config) {
-  if (!config.sync.postgres_url.empty()) {
-    throw UsageError(
-        "users are managed in the central PostgreSQL database (sync.postgres_url is set); "
-        "change them there, or unset sync.postgres_url to manage users locally");
-  }
-}
-
-std::string normalize_or_throw(const PhoneNormalizer& normalizer, const std::string& phone) {
-  auto e164 = normalizer.to_e164(phone);
-  if (!e164) {
-    throw UsageError("\"" + phone + "\" is not a valid phone number for region " +
-                     normalizer.default_region() + "; write it as +<country code><number>");
-  }
-  return *e164;
-}
 
 std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
@@ -55,31 +38,62 @@ bool looks_like_id(const std::string& text) {
          std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
+// A refused edit: the request is wrong (exit 2), or the state of the data is (exit 1).
+[[noreturn]] void report_refusal(const UserEditError& e) {
+  switch (e.kind()) {
+    case UserEditError::Kind::kInvalid:
+    case UserEditError::Kind::kManagedCentrally: throw UsageError(e.what());
+    case UserEditError::Kind::kNotFound: throw StoreError(StoreError::Kind::kNotFound, e.what());
+    case UserEditError::Kind::kConflict: throw StoreError(StoreError::Kind::kConflict, e.what());
+  }
+  throw UsageError(e.what());
+}
+
+// Runs one command, turning the editing rules' refusals into the CLI's errors.
+template <class F>
+auto editing(F&& command) -> decltype(command()) {
+  try {
+    return command();
+  } catch (const UserEditError& e) {
+    report_refusal(e);
+  }
+}
+
+// What the commands that edit open, once the configuration allows local edits: the store
+// and the editing rules.
 struct Local {
   Config config;
+  Settings settings;
   PhoneNormalizer normalizer;
   Store store;
+  UserService users;
   explicit Local(const Config& c)
-      : config(c), normalizer(c.phone.default_region), store(c.database.path, system_clock()) {}
+      : config(c),
+        settings(c),
+        normalizer(c.phone.default_region),
+        store(c.database.path, system_clock()),
+        users(store, normalizer, settings) {}
 };
 
 }  // namespace
 
 int cmd_users_add(const ConfigLocation& where, const UserAddArgs& args) {
   Config config = where.load();
-  require_standalone(config);
-  PhoneNormalizer normalizer(config.phone.default_region);
-  NewUser nu;
-  for (const auto& p : args.phones) nu.phones.push_back(normalize_or_throw(normalizer, p));
-  nu.email = args.email;
-  nu.full_name = args.name;
-  nu.active = !args.inactive;
-  if (args.id) nu.id = *args.id;
-  Store store(config.database.path, system_clock());
-  User u = store.write([&](WriteTxn& txn) { return txn.insert_user(nu); });
-  std::printf("added user %lld with %s%s\n", static_cast<long long>(u.id), join(nu.phones, ", ").c_str(),
-              u.active ? "" : " (inactive)");
-  return 0;
+  return editing([&] {
+    require_local_management(config);  // before the database is opened (or created)
+    PhoneNormalizer normalizer(config.phone.default_region);
+    NewUser nu;
+    for (const auto& p : args.phones) nu.phones.push_back(user_phone_e164(normalizer, p));
+    nu.email = args.email;
+    nu.full_name = args.name;
+    nu.active = !args.inactive;
+    if (args.id) nu.id = *args.id;
+    Local local(config);
+    User u = local.users.create(nu);
+    std::printf("added user %lld with %s%s\n", static_cast<long long>(u.id), join(nu.phones, ", ").c_str(),
+                u.active ? "" : " (inactive)");
+    return 0;
+  });
 }
 
 int cmd_users_list(const ConfigLocation& where) {
@@ -107,7 +121,7 @@ int cmd_users_show(const ConfigLocation& where, const std::string& phone_or_id) 
     print_user(*u);
     return 0;
   }
-  std::string e164 = normalize_or_throw(local.normalizer, phone_or_id);
+  const std::string e164 = editing([&] { return user_phone_e164(local.normalizer, phone_or_id); });
   Resolution r = local.store.resolve(e164);
   switch (r.kind) {
     case Resolution::Kind::kUnknown:
@@ -130,42 +144,57 @@ int cmd_users_show(const ConfigLocation& where, const std::string& phone_or_id) 
 }
 
 int cmd_users_set_active(const ConfigLocation& where, long long id, bool active) {
-  Local local(where.load());
-  require_standalone(local.config);
-  local.store.write([&](WriteTxn& txn) { txn.set_user_active(id, active); });
-  std::printf("user %lld %s\n", id, active ? "enabled" : "disabled");
-  return 0;
+  Config config = where.load();
+  return editing([&] {
+    require_local_management(config);
+    Local local(config);
+    local.users.set_active(id, active);
+    std::printf("user %lld %s\n", id, active ? "enabled" : "disabled");
+    return 0;
+  });
 }
 
 int cmd_users_remove(const ConfigLocation& where, long long id) {
-  Local local(where.load());
-  require_standalone(local.config);
-  local.store.write([&](WriteTxn& txn) { txn.delete_user(id); });
-  std::printf("user %lld removed\n", id);
-  return 0;
+  Config config = where.load();
+  return editing([&] {
+    require_local_management(config);
+    Local local(config);
+    local.users.remove(id);
+    std::printf("user %lld removed\n", id);
+    return 0;
+  });
 }
 
 int cmd_users_phones_add(const ConfigLocation& where, long long id, const std::string& phone) {
-  Local local(where.load());
-  require_standalone(local.config);
-  std::string e164 = normalize_or_throw(local.normalizer, phone);
-  local.store.write([&](WriteTxn& txn) { txn.add_phone(id, e164); });
-  std::printf("%s added to user %lld\n", e164.c_str(), id);
-  return 0;
+  Config config = where.load();
+  return editing([&] {
+    require_local_management(config);
+    Local local(config);
+    const std::string e164 = local.users.to_e164(phone);
+    local.users.add_phone(id, e164);
+    std::printf("%s added to user %lld\n", e164.c_str(), id);
+    return 0;
+  });
 }
 
 int cmd_users_phones_remove(const ConfigLocation& where, const std::string& phone) {
-  Local local(where.load());
-  require_standalone(local.config);
-  std::string e164 = normalize_or_throw(local.normalizer, phone);
-  local.store.write([&](WriteTxn& txn) { txn.remove_phone(e164); });
-  std::printf("%s removed\n", e164.c_str());
-  return 0;
+  Config config = where.load();
+  return editing([&] {
+    require_local_management(config);
+    Local local(config);
+    const std::string e164 = local.users.to_e164(phone);
+    local.users.remove_number(e164);
+    std::printf("%s removed\n", e164.c_str());
+    return 0;
+  });
 }
 
 int cmd_users_import(const ConfigLocation& where, const std::string& file) {
   Config config = where.load();
-  require_standalone(config);
+  editing([&] {
+    require_local_management(config);
+    return 0;
+  });
   std::ifstream in(file, std::ios::binary);
   if (!in) throw UsageError("cannot read " + file);
   std::stringstream text;

@@ -9,11 +9,14 @@
 #include <set>
 #include <vector>
 
+#include "app/http/routes.hpp"
 #include "app/routing/directory.hpp"
 #include "app/routing/dispatcher.hpp"
 #include "app/routing/metrics.hpp"
+#include "app/routing/proactive.hpp"
 #include "app/routing/sender.hpp"
 #include "app/routing/settings.hpp"
+#include "app/routing/users.hpp"
 #include "core/log.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"
@@ -42,6 +45,8 @@ AdminAnswer guarded(F&& operation) {
     if (admin_status_of(e.kind()) == AdminStatus::kUnavailable) {
       LOG_ERROR("admin.storage_failed", {"error", e.what()});
     }
+    return fail(admin_status_of(e.kind()), e.what());
+  } catch (const UserEditError& e) {
     return fail(admin_status_of(e.kind()), e.what());
   }
 }
@@ -112,50 +117,51 @@ std::string restore_plus(const std::string& raw) {
   return std::string(trim(raw));
 }
 
-std::optional<std::string> normalized(const PhoneNormalizer& normalizer, const std::string& field,
-                                      const std::string& text, std::string& error) {
-  if (auto e164 = normalizer.to_e164(text)) return e164;
-  error = field + ": \"" + text + "\" is not a valid phone number for region " + normalizer.default_region() +
-          "; write it as +<country code><number>";
-  return std::nullopt;
-}
-
-// Reads and checks the fields present in `body`. Returns the problem, naming the field.
-std::optional<std::string> read_user_fields(const json& body, const PhoneNormalizer& normalizer, UserFields& out) {
-  std::string error;
+// Reads and checks the fields present in `body`; throws UserEditError(kInvalid) naming the
+// field that is wrong.
+UserFields read_user_fields(const json& body, const UserService& users) {
+  auto refuse = [](const std::string& problem) { throw UserEditError(UserEditError::Kind::kInvalid, problem); };
+  UserFields out;
   for (const auto& [key, value] : body.items()) {
     if (key == "id") {
-      if (!value.is_number_integer() || value.get<std::int64_t>() <= 0) return "id: expected a positive integer";
+      if (!value.is_number_integer() || value.get<std::int64_t>() <= 0) refuse("id: expected a positive integer");
       out.id = value.get<UserId>();
     } else if (key == "email" || key == "full_name") {
-      if (!value.is_string() && !value.is_null()) return key + ": expected a string";
+      if (!value.is_string() && !value.is_null()) refuse(key + ": expected a string");
       (key == "email" ? out.email : out.full_name) = value.is_null() ? "" : value.get<std::string>();
     } else if (key == "phone_number") {
-      if (!value.is_string()) return "phone_number: expected a string such as \"+15145550101\"";
-      out.phone_number = normalized(normalizer, key, value.get<std::string>(), error);
-      if (!out.phone_number) return error;
+      if (!value.is_string()) refuse("phone_number: expected a string such as \"+15145550101\"");
+      out.phone_number = users.to_e164(value.get<std::string>(), key);
     } else if (key == "extra_phone_numbers") {
-      if (!value.is_array()) return "extra_phone_numbers: expected an array of strings";
+      if (!value.is_array()) refuse("extra_phone_numbers: expected an array of strings");
       std::vector<std::string> numbers;
       for (std::size_t i = 0; i < value.size(); ++i) {
         std::string name = "extra_phone_numbers[" + std::to_string(i) + "]";
-        if (!value[i].is_string()) return name + ": expected a string";
-        auto e164 = normalized(normalizer, name, value[i].get<std::string>(), error);
-        if (!e164) return error;
-        numbers.push_back(std::move(*e164));
+        if (!value[i].is_string()) refuse(name + ": expected a string");
+        numbers.push_back(users.to_e164(value[i].get<std::string>(), name));
       }
       out.extra_phone_numbers = std::move(numbers);
     } else if (key == "is_active") {
-      if (!value.is_boolean()) return "is_active: expected true or false";
+      if (!value.is_boolean()) refuse("is_active: expected true or false");
       out.is_active = value.get<bool>();
     } else {
-      return "unknown field \"" + key + "\"; the fields are " + kUserFieldList;
+      refuse("unknown field \"" + key + "\"; the fields are " + kUserFieldList);
     }
   }
-  return std::nullopt;
+  return out;
 }
 
 }  // namespace
+
+AdminStatus admin_status_of(UserEditError::Kind kind) {
+  switch (kind) {
+    case UserEditError::Kind::kInvalid: return AdminStatus::kInvalid;
+    case UserEditError::Kind::kNotFound: return AdminStatus::kNotFound;
+    case UserEditError::Kind::kConflict:
+    case UserEditError::Kind::kManagedCentrally: return AdminStatus::kConflict;
+  }
+  return AdminStatus::kConflict;
+}
 
 AdminStatus admin_status_of(StoreError::Kind kind) {
   switch (kind) {
@@ -169,12 +175,6 @@ AdminStatus admin_status_of(StoreError::Kind kind) {
 }
 
 AdminApi::AdminApi(AdminApiDeps deps) : deps_(std::move(deps)) {}
-
-std::optional<AdminAnswer> AdminApi::refuse_if_managed_centrally() const {
-  if (deps_.settings.current()->sync.postgres_url.empty()) return std::nullopt;
-  return fail(AdminStatus::kConflict,
-              "users are managed in the central database (sync.postgres_url is set); change them there");
-}
 
 AdminAnswer AdminApi::user_answer(AdminStatus status, UserId id) {
   auto user = deps_.store.user(id);
@@ -289,6 +289,26 @@ AdminAnswer AdminApi::request_sync() {
   return {AdminStatus::kAccepted, {{"status", "sync requested"}}};
 }
 
+AdminAnswer AdminApi::send_message(const json& body) {
+  if (!body.is_object() || !body.contains("user_id") || !body["user_id"].is_number_integer() ||
+      !body.contains("body") || !body["body"].is_string()) {
+    return invalid("expected JSON {\"user_id\": <integer>, \"body\": \"<text>\"}");
+  }
+  return guarded([&] {
+    auto result = send_proactive(deps_.store, deps_.sender, *deps_.settings.current(), body["user_id"].get<UserId>(),
+                                 body["body"].get<std::string>());
+    switch (result.kind) {
+      case ProactiveResult::Kind::kQueued:
+        return AdminAnswer{AdminStatus::kAccepted,
+                           json{{"status", "queued"}, {"message_ids", result.ids}, {"parts", result.ids.size()}}};
+      case ProactiveResult::Kind::kInvalid: return invalid(result.detail);
+      case ProactiveResult::Kind::kNoSuchUser: return fail(AdminStatus::kNotFound, result.detail);
+      case ProactiveResult::Kind::kNotDeliverable: return fail(AdminStatus::kConflict, result.detail);
+    }
+    return fail(AdminStatus::kUnavailable, "unexpected result");
+  });
+}
+
 AdminAnswer AdminApi::list_users() {
   return guarded([&] {
     json users = json::array();
@@ -303,109 +323,72 @@ AdminAnswer AdminApi::get_user(UserId id) {
 }
 
 AdminAnswer AdminApi::create_user(const json& body) {
-  if (auto refused = refuse_if_managed_centrally()) return *refused;
-  UserFields f;
-  if (auto problem = read_user_fields(body, deps_.normalizer, f)) return invalid(*problem);
-  if (!f.phone_number) return invalid("phone_number: required (the user's primary number)");
-  NewUser nu;
-  nu.id = f.id;
-  nu.email = f.email.value_or("");
-  nu.full_name = f.full_name.value_or("");
-  nu.active = f.is_active.value_or(true);
-  nu.phones.push_back(*f.phone_number);
-  if (f.extra_phone_numbers) {
-    nu.phones.insert(nu.phones.end(), f.extra_phone_numbers->begin(), f.extra_phone_numbers->end());
-  }
   return guarded([&] {
-    // The write returns once committed, after the directory dropped the numbers' cached owners.
-    User created = deps_.store.write([&](WriteTxn& txn) { return txn.insert_user(nu); });
+    deps_.users.require_local_management();  // before the body: its problems do not matter then
+    UserFields f = read_user_fields(body, deps_.users);
+    if (!f.phone_number) return invalid("phone_number: required (the user's primary number)");
+    NewUser nu;
+    nu.id = f.id;
+    nu.email = f.email.value_or("");
+    nu.full_name = f.full_name.value_or("");
+    nu.active = f.is_active.value_or(true);
+    nu.phones.push_back(*f.phone_number);
+    if (f.extra_phone_numbers) {
+      nu.phones.insert(nu.phones.end(), f.extra_phone_numbers->begin(), f.extra_phone_numbers->end());
+    }
+    // Returns once committed, after the directory dropped the numbers' cached owners.
+    User created = deps_.users.create(nu);
     LOG_INFO("admin.user_created", {"user_id", created.id}, {"numbers", nu.phones.size()});
     return user_answer(AdminStatus::kCreated, created.id);
   });
 }
 
 AdminAnswer AdminApi::update_user(UserId id, const json& body) {
-  if (auto refused = refuse_if_managed_centrally()) return *refused;
-  UserFields f;
-  if (auto problem = read_user_fields(body, deps_.normalizer, f)) return invalid(*problem);
-  if (f.id && *f.id != id) {
-    return invalid("id: the body names user " + std::to_string(*f.id) + " but the path names user " +
-                   std::to_string(id));
-  }
   return guarded([&] {
-    auto current = deps_.store.user(id);
-    if (!current) return fail(AdminStatus::kNotFound, "no user with id " + std::to_string(id));
-    NewUser nu;
-    nu.id = id;
-    nu.email = f.email.value_or(current->user.email);
-    nu.full_name = f.full_name.value_or(current->user.full_name);
-    nu.active = f.is_active.value_or(current->user.active);
-    if (f.phone_number || f.extra_phone_numbers) {
-      std::string primary = f.phone_number.value_or(current->user.phone_number);
-      if (primary.empty()) return invalid("phone_number: the user has no primary number; give one");
-      nu.phones.push_back(primary);
-      const auto& extras = f.extra_phone_numbers ? *f.extra_phone_numbers : current->extra_phones;
-      nu.phones.insert(nu.phones.end(), extras.begin(), extras.end());
+    deps_.users.require_local_management();
+    UserFields f = read_user_fields(body, deps_.users);
+    if (f.id && *f.id != id) {
+      return invalid("id: the body names user " + std::to_string(*f.id) + " but the path names user " +
+                     std::to_string(id));
     }
-    deps_.store.write([&](WriteTxn& txn) { txn.update_user(nu); });
-    LOG_INFO("admin.user_updated", {"user_id", id}, {"numbers_replaced", nu.phones.empty() ? "no" : "yes"});
+    UserChanges changes{f.email, f.full_name, f.is_active, f.phone_number, f.extra_phone_numbers};
+    deps_.users.update(id, changes);
+    LOG_INFO("admin.user_updated", {"user_id", id},
+             {"numbers_replaced", f.phone_number || f.extra_phone_numbers ? "yes" : "no"});
     return user_answer(AdminStatus::kOk, id);
   });
 }
 
 AdminAnswer AdminApi::delete_user(UserId id) {
-  if (auto refused = refuse_if_managed_centrally()) return *refused;
   return guarded([&] {
-    deps_.store.write([&](WriteTxn& txn) { txn.delete_user(id); });
+    deps_.users.remove(id);
     LOG_INFO("admin.user_deleted", {"user_id", id});
     return ok({{"status", "deleted"}, {"id", id}});
   });
 }
 
 AdminAnswer AdminApi::add_phone(UserId id, const json& body) {
-  if (auto refused = refuse_if_managed_centrally()) return *refused;
-  for (const auto& [key, value] : body.items()) {
-    if (key != "phone_number") return invalid("unknown field \"" + key + "\"; expected {\"phone_number\": \"...\"}");
-  }
-  if (!body.contains("phone_number") || !body["phone_number"].is_string()) {
-    return invalid("phone_number: required, a string such as \"+15145550101\"");
-  }
-  std::string error;
-  auto e164 = normalized(deps_.normalizer, "phone_number", body["phone_number"].get<std::string>(), error);
-  if (!e164) return invalid(error);
   return guarded([&] {
-    deps_.store.write([&](WriteTxn& txn) { txn.add_phone(id, *e164); });
-    LOG_INFO("admin.phone_added", {"user_id", id}, {"phone", redact_phone(*e164)});
+    deps_.users.require_local_management();
+    for (const auto& [key, value] : body.items()) {
+      if (key != "phone_number") return invalid("unknown field \"" + key + "\"; expected {\"phone_number\": \"...\"}");
+    }
+    if (!body.contains("phone_number") || !body["phone_number"].is_string()) {
+      return invalid("phone_number: required, a string such as \"+15145550101\"");
+    }
+    const std::string e164 = deps_.users.to_e164(body["phone_number"].get<std::string>(), "phone_number");
+    deps_.users.add_phone(id, e164);
+    LOG_INFO("admin.phone_added", {"user_id", id}, {"phone", redact_phone(e164)});
     return user_answer(AdminStatus::kCreated, id);
   });
 }
 
 AdminAnswer AdminApi::remove_phone(UserId id, const std::string& phone) {
-  if (auto refused = refuse_if_managed_centrally()) return *refused;
-  std::string error;
-  auto e164 = normalized(deps_.normalizer, "phone", restore_plus(phone), error);
-  if (!e164) return invalid(error);
   return guarded([&] {
-    auto user = deps_.store.user(id);
-    if (!user) return fail(AdminStatus::kNotFound, "no user with id " + std::to_string(id));
-    const auto& extras = user->extra_phones;
-    if (user->user.phone_number != *e164 && std::find(extras.begin(), extras.end(), *e164) == extras.end()) {
-      return fail(AdminStatus::kNotFound, "user " + std::to_string(id) + " has no number " + *e164);
-    }
-    // Removing a number removes every claim on it; refuse when that would touch another
-    // user's claim (an ambiguous or shadowed number) rather than guess.
-    Resolution r = deps_.store.resolve(*e164);
-    if (r.kind == Resolution::Kind::kAmbiguous || (r.kind == Resolution::Kind::kUser && r.user->id != id)) {
-      return fail(AdminStatus::kConflict, "number " + *e164 +
-                                              " is also claimed by another user; fix that user's numbers first");
-    }
-    deps_.store.write([&](WriteTxn& txn) {
-      if (txn.owner_of(*e164) != id) {
-        throw StoreError(StoreError::Kind::kConflict, "number " + *e164 + " changed owner meanwhile; try again");
-      }
-      txn.remove_phone(*e164);
-    });
-    LOG_INFO("admin.phone_removed", {"user_id", id}, {"phone", redact_phone(*e164)});
+    deps_.users.require_local_management();
+    const std::string e164 = deps_.users.to_e164(restore_plus(phone), "phone");
+    deps_.users.remove_phone(id, e164);
+    LOG_INFO("admin.phone_removed", {"user_id", id}, {"phone", redact_phone(e164)});
     return user_answer(AdminStatus::kOk, id);
   });
 }
@@ -413,11 +396,6 @@ AdminAnswer AdminApi::remove_phone(UserId id, const std::string& phone) {
 // ======================= HTTP translation =======================
 
 namespace {
-
-constexpr const char* kUsersPath = "/sms-router/admin/users";
-constexpr const char* kUserPath = R"(/sms-router/admin/users/([^/]+))";
-constexpr const char* kUserPhonesPath = R"(/sms-router/admin/users/([^/]+)/phones)";
-constexpr const char* kUserPhonePath = R"(/sms-router/admin/users/([^/]+)/phones/([^/]+))";
 
 // The one table from results to HTTP status codes.
 int http_status_of(AdminStatus status) {
@@ -460,54 +438,61 @@ std::optional<json> json_body(const httplib::Request& req, AdminAnswer& problem)
   return body;
 }
 
+// Handlers for the routes under /users/{id}: the id from the path (and the JSON body), or
+// the answer saying what is wrong with them.
+template <class Operation>
+auto with_user(AdminApi& api, Operation operation) {
+  return [&api, operation](const httplib::Request& req, httplib::Response& res) {
+    AdminAnswer problem;
+    auto id = path_user_id(req, problem);
+    reply(res, id ? operation(api, *id, req) : problem);
+  };
+}
+
+template <class Operation>
+auto with_user_and_body(AdminApi& api, Operation operation) {
+  return [&api, operation](const httplib::Request& req, httplib::Response& res) {
+    AdminAnswer problem;
+    auto id = path_user_id(req, problem);
+    auto body = id ? json_body(req, problem) : std::nullopt;
+    reply(res, id && body ? operation(api, *id, *body) : problem);
+  };
+}
+
 }  // namespace
 
 void install_admin_routes(httplib::Server& server, AdminApi& api) {
   using httplib::Request;
   using httplib::Response;
 
-  server.Get("/sms-router/admin/lookup", [&api](const Request& req, Response& res) {
+  server.Get(routes::kAdminLookup, [&api](const Request& req, Response& res) {
     reply(res, api.lookup(query(req, "phone")));
   });
-  server.Get("/sms-router/admin/stats", [&api](const Request&, Response& res) { reply(res, api.stats()); });
-  server.Get("/sms-router/admin/usage", [&api](const Request& req, Response& res) {
+  server.Get(routes::kAdminStats, [&api](const Request&, Response& res) { reply(res, api.stats()); });
+  server.Get(routes::kAdminUsage, [&api](const Request& req, Response& res) {
     reply(res, api.usage(query(req, "user_id"), query(req, "since"), query(req, "limit")));
   });
-  server.Post("/sms-router/admin/sync", [&api](const Request&, Response& res) { reply(res, api.request_sync()); });
+  server.Post(routes::kAdminSync, [&api](const Request&, Response& res) { reply(res, api.request_sync()); });
+  server.Post(routes::kAdminMessages, [&api](const Request& req, Response& res) {
+    reply(res, api.send_message(json::parse(req.body, nullptr, false)));
+  });
 
-  server.Get(kUsersPath, [&api](const Request&, Response& res) { reply(res, api.list_users()); });
-  server.Post(kUsersPath, [&api](const Request& req, Response& res) {
+  server.Get(routes::kAdminUsers, [&api](const Request&, Response& res) { reply(res, api.list_users()); });
+  server.Post(routes::kAdminUsers, [&api](const Request& req, Response& res) {
     AdminAnswer problem;
     auto body = json_body(req, problem);
     reply(res, body ? api.create_user(*body) : problem);
   });
-  server.Get(kUserPath, [&api](const Request& req, Response& res) {
-    AdminAnswer problem;
-    auto id = path_user_id(req, problem);
-    reply(res, id ? api.get_user(*id) : problem);
-  });
-  server.Put(kUserPath, [&api](const Request& req, Response& res) {
-    AdminAnswer problem;
-    auto id = path_user_id(req, problem);
-    auto body = id ? json_body(req, problem) : std::nullopt;
-    reply(res, id && body ? api.update_user(*id, *body) : problem);
-  });
-  server.Delete(kUserPath, [&api](const Request& req, Response& res) {
-    AdminAnswer problem;
-    auto id = path_user_id(req, problem);
-    reply(res, id ? api.delete_user(*id) : problem);
-  });
-  server.Post(kUserPhonesPath, [&api](const Request& req, Response& res) {
-    AdminAnswer problem;
-    auto id = path_user_id(req, problem);
-    auto body = id ? json_body(req, problem) : std::nullopt;
-    reply(res, id && body ? api.add_phone(*id, *body) : problem);
-  });
-  server.Delete(kUserPhonePath, [&api](const Request& req, Response& res) {
-    AdminAnswer problem;
-    auto id = path_user_id(req, problem);
-    reply(res, id ? api.remove_phone(*id, req.matches[2].str()) : problem);
-  });
+  server.Get(routes::kAdminUser, with_user(api, [](AdminApi& a, UserId id, const Request&) { return a.get_user(id); }));
+  server.Put(routes::kAdminUser,
+             with_user_and_body(api, [](AdminApi& a, UserId id, const json& body) { return a.update_user(id, body); }));
+  server.Delete(routes::kAdminUser,
+                with_user(api, [](AdminApi& a, UserId id, const Request&) { return a.delete_user(id); }));
+  server.Post(routes::kAdminUserPhones,
+              with_user_and_body(api, [](AdminApi& a, UserId id, const json& body) { return a.add_phone(id, body); }));
+  server.Delete(routes::kAdminUserPhone, with_user(api, [](AdminApi& a, UserId id, const Request& req) {
+                  return a.remove_phone(id, req.matches[2].str());
+                }));
 }
 
 }  // namespace smsr

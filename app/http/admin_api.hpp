@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/routing/users.hpp"
 #include "core/domain.hpp"
 #include "storage/errors.hpp"
 
@@ -27,6 +28,7 @@ class Settings;
 class Store;
 class PhoneDirectory;
 class PhoneNormalizer;
+class UserService;
 class Dispatcher;
 class Sender;
 struct Metrics;
@@ -36,8 +38,9 @@ struct AdminApiDeps {
   Store& store;
   const PhoneDirectory& directory;
   const Dispatcher& dispatcher;
-  const Sender& sender;
+  Sender& sender;  // queue depth for stats, and proactive sends
   const PhoneNormalizer& normalizer;  // the one inbound routing uses (phone.default_region)
+  UserService& users;                 // the rules for editing users
   const Metrics& metrics;
   std::function<void()> request_sync;  // wakes the sync loop; empty while none runs
 };
@@ -52,6 +55,9 @@ struct AdminAnswer {
 
 // Storage errors as admin results: conflict, not found, invalid; everything else unavailable.
 AdminStatus admin_status_of(StoreError::Kind kind);
+// Refused user edits: invalid, not found, conflict (a number claimed twice, or users managed
+// in the central database).
+AdminStatus admin_status_of(UserEditError::Kind kind);
 
 class AdminApi {
  public:
@@ -70,6 +76,10 @@ class AdminApi {
                     const std::optional<std::string>& limit);
   // Wakes the sync loop: kAccepted; kConflict while sync.postgres_url is empty.
   AdminAnswer request_sync();
+  // A message the organisation sends first (`body`: {"user_id", "body"}): kAccepted with the
+  // queued parts' ids; kNotFound for an unknown user; kConflict when it cannot be delivered
+  // (inactive, opted out, no number, no router number).
+  AdminAnswer send_message(const nlohmann::json& body);
 
   // Users, as {"id", "email", "full_name", "phone_number", "extra_phone_numbers", "is_active"}.
   // Writes answer kConflict while sync.postgres_url is set: the central database owns users.
@@ -88,7 +98,6 @@ class AdminApi {
   AdminAnswer remove_phone(UserId id, const std::string& phone);
 
  private:
-  std::optional<AdminAnswer> refuse_if_managed_centrally() const;
   AdminAnswer user_answer(AdminStatus status, UserId id);
 
   AdminApiDeps deps_;

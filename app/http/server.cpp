@@ -7,11 +7,11 @@
 
 #include "app/http/admin_api.hpp"
 #include "app/http/metrics_exposition.hpp"
+#include "app/http/routes.hpp"
 #include "app/routing/central_sync.hpp"
 #include "app/routing/directory.hpp"
 #include "app/routing/dispatcher.hpp"
 #include "app/routing/inbound.hpp"
-#include "app/routing/proactive.hpp"
 #include "app/routing/settings.hpp"
 #include "app/routing/status_callbacks.hpp"
 #include "app/twilio/signature.hpp"
@@ -24,12 +24,6 @@
 
 namespace smsr {
 namespace {
-
-constexpr const char* kSmsWebhookPath = "/sms-router/webhook/sms";
-constexpr const char* kStatusWebhookPath = "/sms-router/webhook/status";
-constexpr const char* kHealthPath = "/sms-router/health";
-constexpr const char* kMetricsPath = "/sms-router/metrics";
-constexpr const char* kAdminPrefix = "/sms-router/admin/";
 
 // Worker threads. A keep-alive connection holds a worker until it closes, and a webhook
 // may wait up to agent.inline_wait_ms for its reply, so the pool is sized for a few
@@ -245,7 +239,7 @@ void HttpServer::install_hooks() {
     if (!is_valid_request_id(request_id)) request_id = new_request_id();
     res.set_header("X-Request-Id", request_id);
     set_current_request_id(std::move(request_id));
-    if (req.path.rfind(kAdminPrefix, 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path.rfind(routes::kAdminPrefix, 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
     auto config = deps_.settings.current();
     if (config->admin.token.empty()) {
       json_error(res, 403, "the admin API is disabled: set admin.token (at least 32 characters)");
@@ -265,7 +259,7 @@ void HttpServer::install_hooks() {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string reason = res.status == 404 ? "no such endpoint: " + req.method + " " + redact_numbers_in(req.path)
                                            : "cannot handle this request (HTTP " + std::to_string(res.status) + ")";
-    if (req.path.rfind(kAdminPrefix, 0) == 0) {
+    if (req.path.rfind(routes::kAdminPrefix, 0) == 0) {
       json_error(res, res.status, reason);
     } else {
       plain_error(res, res.status, reason);
@@ -314,25 +308,8 @@ void HttpServer::install_routes() {
     res.set_content("", "text/plain");
   });
 
-  server_->Post("/sms-router/admin/messages", [this](const httplib::Request& req, httplib::Response& res) {
-    auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("user_id") || !body["user_id"].is_number_integer() ||
-        !body.contains("body") || !body["body"].is_string()) {
-      return json_error(res, 400, "expected JSON {\"user_id\": <integer>, \"body\": \"<text>\"}");
-    }
-    auto result = send_proactive(deps_.store, deps_.sender, *deps_.settings.current(),
-                                 body["user_id"].get<UserId>(), body["body"].get<std::string>());
-    switch (result.kind) {
-      case ProactiveResult::Kind::kQueued:
-        return json_reply(res, 202, {{"status", "queued"}, {"message_ids", result.ids}, {"parts", result.ids.size()}});
-      case ProactiveResult::Kind::kInvalid: return json_error(res, 400, result.detail);
-      case ProactiveResult::Kind::kNoSuchUser: return json_error(res, 404, result.detail);
-      case ProactiveResult::Kind::kNotDeliverable: return json_error(res, 409, result.detail);
-    }
-  });
-
   // Unauthenticated like health: counts and timings only, no numbers, bodies or secrets.
-  server_->Get(kMetricsPath, [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get(routes::kMetrics, [this](const httplib::Request&, httplib::Response& res) {
     bool sync_enabled = !deps_.settings.current()->sync.postgres_url.empty();
     auto readings =
         read_metrics(deps_.store, deps_.directory, deps_.dispatcher, deps_.sender, sync_enabled, ambiguous_gauge_);
@@ -341,7 +318,7 @@ void HttpServer::install_routes() {
 
   install_admin_routes(*server_, deps_.admin_api);
 
-  server_->Get(kHealthPath, [this](const httplib::Request&, httplib::Response& res) {
+  server_->Get(routes::kHealth, [this](const httplib::Request&, httplib::Response& res) {
     nlohmann::json body = {{"version", version_string()}, {"sync", sync_health(deps_.central_sync)}};
     try {
       deps_.store.check_health();

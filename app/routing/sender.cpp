@@ -4,6 +4,7 @@
 
 #include "app/twilio/error_codes.hpp"
 #include "app/twilio/segments.hpp"
+#include "app/twilio/webhook_paths.hpp"
 #include "core/log.hpp"
 #include "core/phone.hpp"
 #include "storage/store.hpp"
@@ -87,7 +88,7 @@ std::optional<std::chrono::steady_clock::time_point> Sender::send(const std::str
 
     auto config = settings_.current();
     SendResult result = api_.send({message->from_number, to, message->body,
-                                   config->public_url + "/sms-router/webhook/status"});
+                                   config->public_url + kStatusWebhookPath});
     switch (result.kind) {
       case SendResult::Kind::kAccepted:
         store_.write([&](WriteTxn& txn) { txn.mark_outbound_sent(message->id, result.sid, result.status); });
