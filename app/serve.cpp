@@ -130,7 +130,7 @@ int cmd_serve(const ConfigLocation& where) {
   PhoneDirectory directory(store, clock, static_cast<std::size_t>(config.cache.capacity),
                            std::chrono::seconds(config.cache.ttl_s));
   store.set_phone_change_listener([&directory](const auto& numbers) { directory.invalidate(numbers); });
-  Metrics metrics;  // counted by the metered agent and Twilio API, the webhook and the sync
+  Metrics metrics;  // counted by the metered agent and Twilio API, and the webhook
   std::unique_ptr<Agent> agent = metered_agent(
       make_agent(config.agent, [&settings] { return settings.current()->agent.timeout_ms; }), metrics);
   std::unique_ptr<TwilioApi> twilio = metered_twilio_api(make_twilio_api(config.twilio), metrics);
@@ -139,13 +139,11 @@ int cmd_serve(const ConfigLocation& where) {
   InboundService inbound(store, directory, dispatcher, normalizer, settings, clock);
   std::unique_ptr<CentralSync> central_sync;  // only with sync.postgres_url
   if (!config.sync.postgres_url.empty()) {
-    central_sync = std::make_unique<CentralSync>(store, normalizer, settings, directory, metrics.sync, config, clock);
+    central_sync = std::make_unique<CentralSync>(store, normalizer, settings, directory, config, clock);
   }
-  std::function<void()> request_sync;  // POST /sms-router/admin/sync
-  if (central_sync) request_sync = [&central_sync] { central_sync->request(); };
   UserService users(store, normalizer, settings);
   AdminApi admin_api(
-      AdminApiDeps{settings, store, directory, dispatcher, sender, normalizer, users, metrics, request_sync});
+      AdminApiDeps{settings, store, directory, dispatcher, sender, normalizer, users, central_sync.get()});
   HttpServer http(HttpDeps{settings, inbound, store, directory, dispatcher, sender, central_sync.get(), metrics,
                            admin_api});
 

@@ -193,8 +193,9 @@ class WriteTxn {
   int prune_pushed_usage_logs(EpochMs before, int limit);
   // Deletes up to `limit` rows of each kind of history older than `before`: finished inbound
   // messages (not those an unsent outgoing message still refers to), sent or failed outgoing
-  // messages, and, when `usage_logs_too` (standalone: nothing pushes them), usage logs.
+  // messages, and, with UsageLogs::kPrune (standalone: nothing pushes them), usage logs.
   // Never pending work, opt-outs or users.
+  enum class UsageLogs { kKeep, kPrune };
   struct PruneCounts {
     int inbound = 0;
     int outbound = 0;
@@ -202,7 +203,7 @@ class WriteTxn {
     int phone_changes = 0;
     int most() const { return std::max({inbound, outbound, usage_logs, phone_changes}); }
   };
-  PruneCounts prune_history(EpochMs before, bool usage_logs_too, int limit);
+  PruneCounts prune_history(EpochMs before, UsageLogs usage_logs, int limit);
   // Gives this database file a new random id (see sync/: a restored backup).
   std::string renew_db_epoch();
 

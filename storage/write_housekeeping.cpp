@@ -32,7 +32,7 @@ int WriteTxn::prune_pushed_usage_logs(EpochMs before, int limit) {
   return st.exec();
 }
 
-WriteTxn::PruneCounts WriteTxn::prune_history(EpochMs before, bool usage_logs_too, int limit) {
+WriteTxn::PruneCounts WriteTxn::prune_history(EpochMs before, UsageLogs usage_logs, int limit) {
   PruneCounts n;
   auto run = [&](const char* sql, EpochMs cutoff) {
     auto& st = conn_.prepare(sql);
@@ -50,7 +50,7 @@ WriteTxn::PruneCounts WriteTxn::prune_history(EpochMs before, bool usage_logs_to
       "AND i.state != 'pending' AND NOT EXISTS (SELECT 1 FROM outbound_messages o WHERE o.inbound_id = i.id) "
       "ORDER BY i.id LIMIT ?)",
       before);
-  if (usage_logs_too) {
+  if (usage_logs == UsageLogs::kPrune) {
     n.usage_logs = run(
         "DELETE FROM usage_logs WHERE id IN (SELECT id FROM usage_logs WHERE created_ms < ? ORDER BY id LIMIT ?)",
         before);

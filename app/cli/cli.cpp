@@ -82,12 +82,12 @@ int run(int argc, char** argv) {
   sync->add_subcommand("install-notify",
                        "On the central database: create a change log and triggers on users, "
                        "user_phone_mappings and sms_router_configs, so edges hear of changes at once")
-      ->callback(on([&] { return cmd_sync_notify(config(), true); }));
+      ->callback(on([&] { return cmd_sync_install_notify(config()); }));
   sync->add_subcommand("uninstall-notify", "Remove what install-notify created")
-      ->callback(on([&] { return cmd_sync_notify(config(), false); }));
+      ->callback(on([&] { return cmd_sync_uninstall_notify(config()); }));
   sync->callback(on([&, sync] {
     if (!sync->get_subcommands().empty()) return status;  // install-notify / uninstall-notify ran
-    return cmd_sync(config(), sync_once);
+    return cmd_sync(config(), sync_once ? SyncRounds::kOnce : SyncRounds::kUntilStopped);
   }));
 
   // ---- users ----

@@ -27,9 +27,17 @@ void print_report(const SyncReport& r) {
               r.numbers_invalid, r.configs_changed ? "changed" : "unchanged", r.logs_pushed);
 }
 
+// sync.postgres_url, for the notify commands; a usage error while it is empty.
+std::string central_url(const Config& config) {
+  if (config.sync.postgres_url.empty()) {
+    throw UsageError("sync.postgres_url is not set: there is no central database to change");
+  }
+  return config.sync.postgres_url;
+}
+
 }  // namespace
 
-int cmd_sync(const ConfigLocation& where, bool once) {
+int cmd_sync(const ConfigLocation& where, SyncRounds rounds) {
   Config config = where.load();
   if (config.sync.postgres_url.empty()) {
     throw UsageError("sync.postgres_url is not set: this router is standalone; set it to sync with the central database");
@@ -50,7 +58,7 @@ int cmd_sync(const ConfigLocation& where, bool once) {
   CentralOptions options = central_options_for(config.sync.postgres_url, std::chrono::seconds(config.sync.interval_s));
   SyncEngine engine(store, normalizer, [options] { return connect_central(options); }, config.sync.edge_id,
                     config.sync.log_retention_days, clock);
-  if (once) {
+  if (rounds == SyncRounds::kOnce) {
     SyncReport report = engine.run_once();
     print_report(report);
     return report.ok ? 0 : 1;
@@ -65,21 +73,20 @@ int cmd_sync(const ConfigLocation& where, bool once) {
   return 0;
 }
 
-int cmd_sync_notify(const ConfigLocation& where, bool install) {
-  Config config = where.load();
-  if (config.sync.postgres_url.empty()) {
-    throw UsageError("sync.postgres_url is not set: there is no central database to change");
-  }
-  if (install) {
-    install_notify(config.sync.postgres_url);
-    std::printf("installed change notifications on %s: table sms_router_changes, function "
-                "sms_router_note_change(), triggers on users, user_phone_mappings, sms_router_configs; "
-                "remove them with `sms-router sync uninstall-notify`\n",
-                redact_url(config.sync.postgres_url).c_str());
-  } else {
-    uninstall_notify(config.sync.postgres_url);
-    std::printf("removed change notifications from %s\n", redact_url(config.sync.postgres_url).c_str());
-  }
+int cmd_sync_install_notify(const ConfigLocation& where) {
+  const std::string url = central_url(where.load());
+  install_notify(url);
+  std::printf("installed change notifications on %s: table sms_router_changes, function "
+              "sms_router_note_change(), triggers on users, user_phone_mappings, sms_router_configs; "
+              "remove them with `sms-router sync uninstall-notify`\n",
+              redact_url(url).c_str());
+  return 0;
+}
+
+int cmd_sync_uninstall_notify(const ConfigLocation& where) {
+  const std::string url = central_url(where.load());
+  uninstall_notify(url);
+  std::printf("removed change notifications from %s\n", redact_url(url).c_str());
   return 0;
 }
 

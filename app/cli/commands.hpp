@@ -19,9 +19,11 @@ class UsageError : public std::runtime_error {
 int cmd_migrate(const ConfigLocation& where);
 int cmd_check_config(const ConfigLocation& where);
 // One round with --once (exit 1 if it fails), else rounds every sync.interval_s until Ctrl-C.
-int cmd_sync(const ConfigLocation& where, bool once);
-// Installs (or removes) the trigger-fed change notifications on the central database.
-int cmd_sync_notify(const ConfigLocation& where, bool install);
+enum class SyncRounds { kOnce, kUntilStopped };
+int cmd_sync(const ConfigLocation& where, SyncRounds rounds);
+// Installs, or removes, the trigger-fed change notifications on the central database.
+int cmd_sync_install_notify(const ConfigLocation& where);
+int cmd_sync_uninstall_notify(const ConfigLocation& where);
 int cmd_version();
 
 struct UserAddArgs {

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "app/http/routes.hpp"
+#include "app/routing/central_sync.hpp"
 #include "app/routing/directory.hpp"
 #include "app/routing/dispatcher.hpp"
-#include "app/routing/metrics.hpp"
 #include "app/routing/proactive.hpp"
 #include "app/routing/sender.hpp"
 #include "app/routing/settings.hpp"
@@ -219,13 +219,12 @@ AdminAnswer AdminApi::stats() {
     for (const auto& [outcome, count] : s.inbound_by_outcome) by_outcome[outcome] = count;
     std::uint64_t lookups = cache.hits + cache.misses;
     json sync = {{"enabled", false}};
-    if (!deps_.settings.current()->sync.postgres_url.empty()) {
-      const SyncMetrics& m = deps_.metrics.sync;
-      EpochMs last = m.last_success_ms.load();
+    if (deps_.central_sync) {
+      const SyncStatus status = deps_.central_sync->status();
       sync = {{"enabled", true},
-              {"runs", m.runs.load()},
-              {"failures", m.failures.load()},
-              {"last_success", last ? json(format_iso8601(last)) : json(nullptr)},
+              {"runs", status.runs},
+              {"failures", status.failures},
+              {"last_success", status.last_success_ms ? json(format_iso8601(status.last_success_ms)) : json(nullptr)},
               {"usage_logs_unpushed", s.unpushed_usage_logs}};
     }
     return ok({{"users", s.users},
@@ -282,10 +281,10 @@ AdminAnswer AdminApi::request_sync() {
   if (deps_.settings.current()->sync.postgres_url.empty()) {
     return fail(AdminStatus::kConflict, "sync is not configured (sync.postgres_url is empty)");
   }
-  if (!deps_.request_sync) {
+  if (!deps_.central_sync) {
     return fail(AdminStatus::kUnavailable, "sync is configured but no sync loop runs in this process");
   }
-  deps_.request_sync();
+  deps_.central_sync->request();
   return {AdminStatus::kAccepted, {{"status", "sync requested"}}};
 }
 

@@ -31,7 +31,7 @@ class PhoneNormalizer;
 class UserService;
 class Dispatcher;
 class Sender;
-struct Metrics;
+class CentralSync;
 
 struct AdminApiDeps {
   const Settings& settings;
@@ -41,8 +41,7 @@ struct AdminApiDeps {
   Sender& sender;  // queue depth for stats, and proactive sends
   const PhoneNormalizer& normalizer;  // the one inbound routing uses (phone.default_region)
   UserService& users;                 // the rules for editing users
-  const Metrics& metrics;
-  std::function<void()> request_sync;  // wakes the sync loop; empty while none runs
+  CentralSync* central_sync;  // the sync loop's service side; null while sync.postgres_url is empty
 };
 
 // What an admin operation came to. Errors carry {"error": "<one line>"} as their body.

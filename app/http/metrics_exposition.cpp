@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 
+#include "app/routing/central_sync.hpp"
 #include "app/routing/directory.hpp"
 #include "app/routing/dispatcher.hpp"
 #include "app/routing/sender.hpp"
@@ -81,8 +82,14 @@ std::int64_t AmbiguousNumbersGauge::read(Store& store) {
 }
 
 MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, const Dispatcher& dispatcher,
-                             const Sender& sender, bool sync_enabled, AmbiguousNumbersGauge& ambiguous) {
+                             const Sender& sender, const CentralSync* central_sync, AmbiguousNumbersGauge& ambiguous) {
   MetricsReadings r;
+  if (central_sync) {
+    const SyncStatus status = central_sync->status();
+    r.sync_runs = status.runs;
+    r.sync_failures = status.failures;
+    r.sync_last_success_ms = status.last_success_ms;
+  }
   auto cache = directory.stats();
   r.cache_hits = cache.hits;
   r.cache_misses = cache.misses;
@@ -94,7 +101,7 @@ MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, cons
   r.db_commits = writer.commits;
   try {
     r.ambiguous_numbers = ambiguous.read(store);
-    r.usage_logs_unpushed = sync_enabled ? store.count_unpushed_usage_logs() : 0;
+    r.usage_logs_unpushed = central_sync ? store.count_unpushed_usage_logs() : 0;
     auto oldest = store.oldest_pending();
     const EpochMs now = system_clock().now_ms();
     auto waited = [now](std::optional<EpochMs> since) {
@@ -165,12 +172,11 @@ std::string render_metrics(const Metrics& m, const MetricsReadings& r) {
               std::to_string(*r.ambiguous_numbers));
   }
 
-  out.counter("sms_router_sync_runs_total", "Central sync rounds", m.sync.runs.load(std::memory_order_relaxed));
-  out.counter("sms_router_sync_failures_total", "Central sync rounds that failed",
-              m.sync.failures.load(std::memory_order_relaxed));
+  out.counter("sms_router_sync_runs_total", "Central sync rounds", r.sync_runs);
+  out.counter("sms_router_sync_failures_total", "Central sync rounds that failed", r.sync_failures);
   out.gauge("sms_router_sync_last_success_timestamp_seconds",
             "Unix time of the last successful central sync round; 0 = never",
-            format_number(static_cast<double>(m.sync.last_success_ms.load(std::memory_order_relaxed)) / 1000.0));
+            format_number(static_cast<double>(r.sync_last_success_ms) / 1000.0));
   if (r.usage_logs_unpushed) {
     out.gauge("sms_router_usage_logs_unpushed", "Usage logs waiting to be pushed to the central database",
               std::to_string(*r.usage_logs_unpushed));

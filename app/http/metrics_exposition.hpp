@@ -22,6 +22,7 @@ class Store;
 class PhoneDirectory;
 class Dispatcher;
 class Sender;
+class CentralSync;
 
 // Values owned by other components, read when /metrics is scraped.
 struct MetricsReadings {
@@ -38,6 +39,10 @@ struct MetricsReadings {
   // Seconds the oldest waiting message has waited (0 when none), per queue.
   std::optional<double> oldest_agent_wait_s;
   std::optional<double> oldest_outbound_wait_s;
+  // The sync loop's counts; zero while sync is off.
+  std::uint64_t sync_runs = 0;
+  std::uint64_t sync_failures = 0;
+  EpochMs sync_last_success_ms = 0;  // 0 = never
 };
 
 // The ambiguous-number count for metrics, read from the database at most once per
@@ -59,9 +64,10 @@ inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4
 
 // Reads the values other components own. A database that cannot be read leaves the
 // database values out (and is logged); the in-memory values are always there.
-// usage_logs_unpushed is only read with sync on: standalone, nothing is ever pushed.
+// usage_logs_unpushed is only read with sync on (`central_sync` not null): standalone,
+// nothing is ever pushed.
 MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, const Dispatcher& dispatcher,
-                             const Sender& sender, bool sync_enabled, AmbiguousNumbersGauge& ambiguous);
+                             const Sender& sender, const CentralSync* central_sync, AmbiguousNumbersGauge& ambiguous);
 
 // The whole exposition text.
 std::string render_metrics(const Metrics& metrics, const MetricsReadings& readings);

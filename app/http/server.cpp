@@ -310,9 +310,8 @@ void HttpServer::install_routes() {
 
   // Unauthenticated like health: counts and timings only, no numbers, bodies or secrets.
   server_->Get(routes::kMetrics, [this](const httplib::Request&, httplib::Response& res) {
-    bool sync_enabled = !deps_.settings.current()->sync.postgres_url.empty();
     auto readings =
-        read_metrics(deps_.store, deps_.directory, deps_.dispatcher, deps_.sender, sync_enabled, ambiguous_gauge_);
+        read_metrics(deps_.store, deps_.directory, deps_.dispatcher, deps_.sender, deps_.central_sync, ambiguous_gauge_);
     res.set_content(render_metrics(deps_.metrics, readings), kPrometheusContentType);
   });
 

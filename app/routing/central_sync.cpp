@@ -1,7 +1,6 @@
 #include "app/routing/central_sync.hpp"
 
 #include "app/routing/directory.hpp"
-#include "app/routing/metrics.hpp"
 #include "core/log.hpp"
 #include "storage/store.hpp"
 #include "sync/central_settings.hpp"
@@ -9,9 +8,9 @@
 namespace smsr {
 
 CentralSync::CentralSync(Store& store, const PhoneNormalizer& normalizer, Settings& settings,
-                         PhoneDirectory& directory, SyncMetrics& metrics, const Config& file_config,
+                         PhoneDirectory& directory, const Config& file_config,
                          const Clock& clock)
-    : store_(store), settings_(settings), directory_(directory), metrics_(metrics), clock_(clock), base_(file_config) {
+    : store_(store), settings_(settings), directory_(directory), clock_(clock), base_(file_config) {
   CentralOptions options =
       central_options_for(file_config.sync.postgres_url, std::chrono::seconds(file_config.sync.interval_s));
   engine_ = std::make_unique<SyncEngine>(
@@ -53,7 +52,6 @@ void CentralSync::apply_settings() {
 }
 
 void CentralSync::on_round(const SyncReport& report) {
-  metrics_.record_round(report.ok, clock_.now_ms());
   if (!report.ok) {
     if (!failing_) {
       LOG_ERROR("sync.failing", {"error", report.error},

@@ -16,12 +16,11 @@ namespace smsr {
 
 class Store;
 class PhoneDirectory;
-struct SyncMetrics;
 
 class CentralSync {
  public:
   CentralSync(Store& store, const PhoneNormalizer& normalizer, Settings& settings, PhoneDirectory& directory,
-              SyncMetrics& metrics, const Config& file_config, const Clock& clock);
+              const Config& file_config, const Clock& clock);
   ~CentralSync();
 
   void start() {
@@ -45,7 +44,6 @@ class CentralSync {
   Store& store_;
   Settings& settings_;
   PhoneDirectory& directory_;
-  SyncMetrics& metrics_;
   const Clock& clock_;
   std::mutex base_mu_;
   Config base_;                          // guarded by base_mu_

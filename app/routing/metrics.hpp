@@ -1,13 +1,12 @@
-// What the service counts about itself: the registry that the webhook, the agent and Twilio
-// decorators and the sync update, lock-free, from any thread. /metrics renders it
+// What the service counts about itself: the registry that the webhook and the agent and
+// Twilio decorators update, lock-free, from any thread. (Sync rounds are counted by the sync
+// loop itself: SyncStatus.) /metrics renders it
 // (app/http/metrics_exposition.hpp).
 //
 // Nothing here holds a secret, a phone number or a message body.
 #pragma once
 
 #include <array>
-#include <atomic>
-#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -26,23 +25,6 @@ inline constexpr std::array<std::string_view, 16> kWebhookOutcomes = {
     "help",         "opted_out", "rate_limited", "spam",   "duplicate",         "rejected_signature",
     "bad_request",  "too_large", "unavailable", "other"};
 
-// What the central sync reports. The sync thread updates it; zero while sync is off.
-struct SyncMetrics {
-  std::atomic<std::uint64_t> runs{0};
-  std::atomic<std::uint64_t> failures{0};
-  std::atomic<EpochMs> last_success_ms{0};  // 0 = never
-
-  // One finished round.
-  void record_round(bool ok, EpochMs now_ms) {
-    runs.fetch_add(1, std::memory_order_relaxed);
-    if (ok) {
-      last_success_ms.store(now_ms, std::memory_order_relaxed);
-    } else {
-      failures.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-};
-
 // The registry: everything the service counts itself. Shared by reference; all members are
 // safe to update from any thread.
 struct Metrics {
@@ -55,7 +37,6 @@ struct Metrics {
   Histogram agent_duration;    // seconds, 0.005 .. 60
   Counter outbound_sent;       // messages Twilio accepted
   Counter outbound_failed;     // attempts Twilio refused or that failed (retried ones too)
-  SyncMetrics sync;
 };
 
 // Decorators that count and time every attempt of the agent and of Twilio's REST API.

@@ -41,12 +41,12 @@ bool Pruner::wait(std::chrono::milliseconds d) {
 int Pruner::run_once() {
   auto config = settings_.current();
   const int days = config->database.retention_days;
-  const bool usage_logs_too = config->sync.postgres_url.empty();
+  const auto usage_logs = config->sync.postgres_url.empty() ? WriteTxn::UsageLogs::kPrune : WriteTxn::UsageLogs::kKeep;
   // With retention off, still trim the journal: nothing else needs it after a day.
   const EpochMs before = days > 0 ? clock_.now_ms() - days * kDayMs : 0;
   WriteTxn::PruneCounts total;
   for (;;) {
-    auto n = store_.write([&](WriteTxn& txn) { return txn.prune_history(before, usage_logs_too, kBatchRows); });
+    auto n = store_.write([&](WriteTxn& txn) { return txn.prune_history(before, usage_logs, kBatchRows); });
     total.inbound += n.inbound;
     total.outbound += n.outbound;
     total.usage_logs += n.usage_logs;

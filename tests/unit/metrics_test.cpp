@@ -163,9 +163,10 @@ TEST_CASE("the exposition shows every webhook outcome from the start and the val
   m.agent_calls.inc(3);
   m.agent_failures.inc();
   m.outbound_sent.inc(5);
-  m.sync.record_round(true, 1767225600123);
-  m.sync.record_round(false, 1767225700000);
   MetricsReadings r;
+  r.sync_runs = 2;  // one round that succeeded, one that failed
+  r.sync_failures = 1;
+  r.sync_last_success_ms = 1767225600123;
   r.cache_hits = 7;
   r.cache_misses = 3;
   r.cache_entries = 2;

@@ -1134,7 +1134,7 @@ TEST_CASE("prune_history deletes finished history older than the cutoff and keep
           "[store]") {
   Fixture f;
   History h = make_history(f);
-  auto n = f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - 90 * kDay, true, 100); });
+  auto n = f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - 90 * kDay, WriteTxn::UsageLogs::kPrune, 100); });
   CHECK(n.inbound == 2);
   CHECK(n.outbound == 1);
   CHECK(n.usage_logs == 1);
@@ -1152,8 +1152,8 @@ TEST_CASE("prune_history deletes finished history older than the cutoff and keep
   CHECK(logs.front().content == "recent");
   CHECK(f.store.resolve("+15145550009").kind == Resolution::Kind::kUser);  // users are never pruned
 
-  // A second pass finds nothing; with sync on (usage_logs_too false) usage logs stay.
-  auto again = f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart, false, 100); });
+  // A second pass finds nothing; with sync on (UsageLogs::kKeep) usage logs stay.
+  auto again = f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart, WriteTxn::UsageLogs::kKeep, 100); });
   CHECK(again.inbound == 1);  // the recent one, now past a cutoff of "now"
   CHECK(again.usage_logs == 0);
   CHECK(f.store.usage_logs(std::nullopt, 0, 10).size() == 1);
@@ -1164,9 +1164,9 @@ TEST_CASE("prune_history deletes at most `limit` rows of each kind per call", "[
   for (int i = 0; i < 5; ++i) {
     insert(f.store, inbound("SM" + std::to_string(i), "+15145550001", std::nullopt, Outcome::kUnknown, kStart - 100 * kDay));
   }
-  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 2);
-  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 2);
-  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, true, 2); }).inbound == 1);
+  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, WriteTxn::UsageLogs::kPrune, 2); }).inbound == 2);
+  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, WriteTxn::UsageLogs::kPrune, 2); }).inbound == 2);
+  CHECK(f.store.write([](WriteTxn& txn) { return txn.prune_history(kStart - kDay, WriteTxn::UsageLogs::kPrune, 2); }).inbound == 1);
 }
 
 TEST_CASE("the pruner applies database.retention_days and keeps everything at 0", "[store]") {
