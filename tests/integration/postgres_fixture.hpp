@@ -23,6 +23,9 @@ class PostgresCluster {
   // Creates the cluster, starts it and creates the `central` database with its tables.
   // Throws std::runtime_error (one line) when runuser, the postgres user or the
   // PostgreSQL binaries are missing, or with the server's log when it does not start.
+  // Exit status of a test process that skipped itself: no PostgreSQL on this machine.
+  static constexpr int kSkipExitCode = 77;
+
   PostgresCluster();
   // Stops the server (immediate mode, thawing it first if frozen) and removes the
   // directory. Never leaves a server process behind.

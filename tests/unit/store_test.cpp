@@ -83,6 +83,17 @@ class WriterHold {
   std::thread thread_;
 };
 
+// Polls `condition` until it holds or `limit` passes; whether it held. Tests wait with this,
+// never with a bare loop that would hang the suite if the condition never came.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 NewUser new_user(std::vector<std::string> phones, std::optional<UserId> id = std::nullopt,
                  bool active = true) {
   NewUser u;
@@ -537,7 +548,7 @@ TEST_CASE("write_then calls on_ran once the writer has run the lambda, and the t
   std::thread plain([&] {
     f.store.write([](WriteTxn& txn) { txn.insert_inbound(inbound("SM2", "+15145550002", std::nullopt, Outcome::kUnknown, kStart)); });
   });
-  while (f.store.queued_writes() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(eventually([&] { return f.store.queued_writes() == 2; }));
   hold.release();
 
   CHECK(ran.get_future().get() == nullptr);
@@ -602,7 +613,7 @@ TEST_CASE("when one write of a batch of write_async writes throws, only it is lo
   f.store.write_async(
       [&](WriteTxn& txn) { txn.insert_inbound(inbound("SM3", kSender, UserId{1}, Outcome::kRouted, kStart)); },
       [&](std::exception_ptr error) { last_done.set_value(error); });
-  while (f.store.queued_writes() != 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(eventually([&] { return f.store.queued_writes() == 3; }));
   hold.release();
 
   CHECK(first_done.get_future().get() == nullptr);
