@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "core/thread_name.hpp"
 #include "util/backoff.hpp"
 
 namespace smsr {
@@ -16,25 +15,12 @@ SyncLoop::SyncLoop(SyncEngine& engine, std::chrono::seconds interval, const Cloc
 SyncLoop::~SyncLoop() { stop(); }
 
 void SyncLoop::start() {
-  thread_ = named_thread("sync", [this] { loop(); });
+  thread_.start("sync", [this] { loop(); });
 }
 
-void SyncLoop::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void SyncLoop::stop() { thread_.stop(); }
 
-void SyncLoop::request() {
-  {
-    std::lock_guard lock(mu_);
-    requested_ = true;
-  }
-  cv_.notify_all();
-}
+void SyncLoop::request() { thread_.wake(); }
 
 SyncStatus SyncLoop::status() const {
   std::lock_guard lock(mu_);
@@ -68,10 +54,7 @@ void SyncLoop::loop() {
       }
     }
     if (on_round_) on_round_(report);
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, wait, [&] { return stopping_ || requested_; });
-    if (stopping_) return;
-    requested_ = false;
+    if (!thread_.sleep_for(wait)) return;
   }
 }
 

@@ -4,13 +4,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
 
+#include "core/background_thread.hpp"
 #include "core/clock.hpp"
 #include "sync/sync_engine.hpp"
 
@@ -47,11 +46,8 @@ class SyncLoop {
   std::function<void(const SyncReport&)> on_round_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool requested_ = false;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  SyncStatus status_;       // guarded by mu_
-  std::thread thread_;
+  SyncStatus status_;  // guarded by mu_
+  BackgroundThread thread_;
 };
 
 }  // namespace smsr

@@ -1,7 +1,6 @@
 #include "app/routing/pruner.hpp"
 
 #include "core/log.hpp"
-#include "core/thread_name.hpp"
 #include "storage/store.hpp"
 
 namespace smsr {
@@ -21,22 +20,10 @@ Pruner::Pruner(Store& store, const Settings& settings, const Clock& clock)
 Pruner::~Pruner() { stop(); }
 
 void Pruner::start() {
-  thread_ = named_thread("pruner", [this] { loop(); });
+  thread_.start("pruner", [this] { loop(); });
 }
 
-void Pruner::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-bool Pruner::wait(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, d, [&] { return stopping_; });
-}
+void Pruner::stop() { thread_.stop(); }
 
 int Pruner::run_once() {
   auto config = settings_.current();
@@ -51,7 +38,7 @@ int Pruner::run_once() {
     total.outbound += n.outbound;
     total.usage_logs += n.usage_logs;
     total.phone_changes += n.phone_changes;
-    if (n.most() < kBatchRows || !wait(kPauseBetweenBatches)) break;
+    if (n.most() < kBatchRows || !thread_.sleep_for(kPauseBetweenBatches)) break;
   }
   int deleted = total.inbound + total.outbound + total.usage_logs + total.phone_changes;
   if (deleted > 0) {
@@ -63,7 +50,7 @@ int Pruner::run_once() {
 }
 
 void Pruner::loop() {
-  if (!wait(kFirstPass)) return;
+  if (!thread_.sleep_for(kFirstPass)) return;
   do {
     try {
       run_once();
@@ -71,7 +58,7 @@ void Pruner::loop() {
       // Not urgent: the next pass tries again.
       LOG_WARN("store.prune_failed", {"error", e.what()});
     }
-  } while (wait(kInterval));
+  } while (thread_.sleep_for(kInterval));
 }
 
 }  // namespace smsr

@@ -6,12 +6,8 @@
 // writer barely notice. database.retention_days = 0 keeps everything.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
 #include "app/routing/settings.hpp"
+#include "core/background_thread.hpp"
 #include "core/clock.hpp"
 
 namespace smsr {
@@ -33,15 +29,11 @@ class Pruner {
 
  private:
   void loop();
-  bool wait(std::chrono::milliseconds d);  // false once stopping
 
   Store& store_;
   const Settings& settings_;
   const Clock& clock_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  BackgroundThread thread_;
 };
 
 }  // namespace smsr
