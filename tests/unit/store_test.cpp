@@ -1,5 +1,6 @@
 #include "app/routing/pruner.hpp"
 #include "storage/store.hpp"
+#include "tests/unit/manual_clock.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 #include <stdlib.h>  // mkdtemp
@@ -31,21 +32,8 @@
 namespace smsr {
 namespace {
 
+using test::ManualClock;
 using test::TempDir;
-
-// A clock that moves only when told to.
-class ManualClock : public Clock {
- public:
-  explicit ManualClock(EpochMs start) : ms_(start) {}
-  EpochMs now_ms() const override { return ms_.load(); }
-  std::chrono::steady_clock::time_point steady() const override {
-    return std::chrono::steady_clock::time_point(std::chrono::milliseconds(ms_.load()));
-  }
-  void set(EpochMs ms) { ms_.store(ms); }
-
- private:
-  std::atomic<EpochMs> ms_;
-};
 
 constexpr EpochMs kStart = 1'760'000'000'000;  // an arbitrary instant in 2025
 
