@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and starts `sms-router serve` on a development setup:
+# Installs what is missing, builds the binary (only it: the tests are built by
+# scripts/test.sh), and starts `sms-router serve` on a development setup:
 # a local SQLite file in ./dev, the builtin echo agent, a generated auth token and three
 # demo users. Stop it with Ctrl-C; run it again to keep the same data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+scripts/build.sh sms-router
 
 mkdir -p dev
 config=dev/config.json
