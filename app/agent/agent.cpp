@@ -3,9 +3,9 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
-#include <unordered_map>
 
 #include "core/log.hpp"
+#include "util/per_thread.hpp"
 #include "util/time_format.hpp"
 
 namespace smsr {
@@ -99,14 +99,12 @@ class HttpAgent final : public Agent {
   // httplib clients are not shareable between threads; each dispatcher thread keeps its
   // own, so connections to the agent are reused.
   httplib::Client& client_for_this_thread() {
-    thread_local std::unordered_map<const HttpAgent*, std::unique_ptr<httplib::Client>> clients;
-    auto& client = clients[this];
-    if (!client) {
-      client = std::make_unique<httplib::Client>(url_.base);
+    return per_thread<httplib::Client>(this, [this] {
+      auto client = std::make_unique<httplib::Client>(url_.base);
       client->set_keep_alive(true);
       client->set_tcp_nodelay(true);
-    }
-    return *client;
+      return client;
+    });
   }
 
   static void set_timeouts(httplib::Client& client, int timeout_ms) {

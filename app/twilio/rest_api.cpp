@@ -3,10 +3,10 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
-#include <unordered_map>
 
 #include "app/twilio/error_codes.hpp"
 #include "app/twilio/signature.hpp"
+#include "util/per_thread.hpp"
 
 namespace smsr {
 namespace {
@@ -35,18 +35,16 @@ class HttpTwilioApi final : public TwilioApi {
  private:
   httplib::Client& client() {
     // httplib clients are not shareable between threads; each sender thread keeps one.
-    thread_local std::unordered_map<const HttpTwilioApi*, std::unique_ptr<httplib::Client>> clients;
-    auto& c = clients[this];
-    if (!c) {
-      c = std::make_unique<httplib::Client>(base_url_);
+    return per_thread<httplib::Client>(this, [this] {
+      auto c = std::make_unique<httplib::Client>(base_url_);
       c->set_basic_auth(account_sid_, auth_token_);
       c->set_connection_timeout(5, 0);
       c->set_read_timeout(kTimeoutSeconds, 0);
       c->set_write_timeout(kTimeoutSeconds, 0);
       c->set_keep_alive(true);
       c->set_tcp_nodelay(true);
-    }
-    return *c;
+      return c;
+    });
   }
 
   static SendResult interpret(const httplib::Result& res) {
