@@ -20,10 +20,12 @@
 #include "app/routing/settings.hpp"
 #include "app/twilio/rest_api.hpp"
 #include "core/phone.hpp"
+#include "tests/unit/eventually.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 using namespace smsr;
 using namespace std::chrono_literals;
+using smsr::test::eventually;
 using smsr::test::TempDir;
 
 namespace {
@@ -31,16 +33,6 @@ namespace {
 constexpr const char* kRouterNumber = "+15005550006";
 constexpr const char* kAda = "+15145550101";
 constexpr const char* kBob = "+15145550102";
-
-// Polls `condition` until it holds or `limit` passes; whether it held.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 // The agent: answers with `answer(request)`; records every call.
 class ScriptedAgent final : public Agent {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "storage/store.hpp"
+#include "tests/unit/eventually.hpp"
 #include "tests/unit/manual_clock.hpp"
 #include "tests/unit/temp_dir.hpp"
 
@@ -57,17 +58,6 @@ class WriterHold {
   std::latch release_{1};
   std::thread thread_;
 };
-
-// Polls `condition` until it holds or `limit` passes; whether it held. Tests wait with this,
-// never with a bare loop that would hang the suite if the condition never came.
-inline bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 inline NewUser new_user(std::vector<std::string> phones, std::optional<UserId> id = std::nullopt,
                  bool active = true) {
