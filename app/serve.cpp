@@ -14,6 +14,7 @@
 #include "app/agent/agent.hpp"
 #include "app/http/admin_api.hpp"
 #include "app/http/server.hpp"
+#include "app/http/tls.hpp"
 #include "app/routing/central_sync.hpp"
 #include "app/routing/directory.hpp"
 #include "app/routing/dispatcher.hpp"
@@ -28,6 +29,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/phone.hpp"
+#include "core/timer_queue.hpp"
 #include "core/version.hpp"
 #include "storage/store.hpp"
 #include "sync/central.hpp"
@@ -70,7 +72,8 @@ void use_batch_scheduling() {
 }
 
 // SIGHUP: re-read the file; keep the old configuration if the new one is wrong.
-void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory, CentralSync* central_sync) {
+void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& directory, CentralSync* central_sync,
+            HttpServer& http) {
   sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
   try {
     Config next = where.load();
@@ -88,6 +91,12 @@ void reload(const ConfigLocation& where, Settings& settings, PhoneDirectory& dir
       directory.set_ttl(std::chrono::seconds(next.cache.ttl_s));
       settings.replace(std::move(next));
     }
+    // The certificate and key were read and checked above; new connections get them.
+    std::string tls_error;
+    if (!http.reload_tls(tls_error)) {
+      LOG_ERROR("tls.reload_failed", {"error", tls_error}, {"hint", "the previous certificate is still served"});
+    }
+    for (const auto& warning : service_config_warnings(*settings.current())) LOG_WARN("config.warning", {"warning", warning});
     LOG_INFO("config.reloaded", {"path", where.path});
     sd_notify(0, "READY=1\nSTATUS=serving; configuration reloaded");
   } catch (const std::exception& e) {
@@ -106,6 +115,22 @@ void validate_service_config(const Config& config) {
                       "\" is not a region libphonenumber knows; use an ISO 3166 code such as US, CA, GB");
   }
   make_agent(config.agent, [] { return 0; });  // throws for an unusable agent.url
+  if (config.listen.tls()) load_tls_pair(config.listen, system_clock().now_ms() / 1000);
+}
+
+std::vector<std::string> service_config_warnings(const Config& config) {
+  std::vector<std::string> warnings;
+  if (config.listen.tls()) {
+    try {
+      const std::int64_t now_s = system_clock().now_ms() / 1000;
+      if (auto warning = expiry_warning(config.listen, load_tls_pair(config.listen, now_s), now_s); !warning.empty()) {
+        warnings.push_back(std::move(warning));
+      }
+    } catch (const ConfigError&) {
+      // validate_service_config() says what is wrong with the pair
+    }
+  }
+  return warnings;
 }
 
 int cmd_serve(const ConfigLocation& where) {
@@ -136,7 +161,8 @@ int cmd_serve(const ConfigLocation& where) {
   std::unique_ptr<TwilioApi> twilio = metered_twilio_api(make_twilio_api(config.twilio), metrics);
   Sender sender(store, *twilio, settings, clock, SenderOptions{});
   Dispatcher dispatcher(store, *agent, sender, settings, clock, DispatcherOptions{config.agent.concurrency});
-  InboundService inbound(store, directory, dispatcher, normalizer, settings, clock);
+  TimerQueue timers("timers");  // webhooks' inline waits end here
+  InboundService inbound(store, directory, dispatcher, normalizer, settings, clock, timers);
   std::unique_ptr<CentralSync> central_sync;  // only with sync.postgres_url
   if (!config.sync.postgres_url.empty()) {
     central_sync = std::make_unique<CentralSync>(store, normalizer, settings, directory, config, clock);
@@ -149,6 +175,7 @@ int cmd_serve(const ConfigLocation& where) {
 
   // 4. Bind the port before announcing anything.
   int port = http.bind(config.listen.host, config.listen.port);
+  for (const auto& warning : service_config_warnings(config)) LOG_WARN("config.warning", {"warning", warning});
 
   // 5. Start the workers: sender and dispatcher (both resume unfinished work), sync, the
   // pruner of old history, HTTP.
@@ -196,7 +223,7 @@ int cmd_serve(const ConfigLocation& where) {
       stop_signal = sig;
       break;
     }
-    if (sig == SIGHUP) reload(where, settings, directory, central_sync.get());
+    if (sig == SIGHUP) reload(where, settings, directory, central_sync.get(), http);
     try {
       directory.poll_changes();
     } catch (const std::exception& e) {
@@ -204,16 +231,19 @@ int cmd_serve(const ConfigLocation& where) {
     }
   }
 
-  // 8. Drain: stop accepting and let webhooks in progress answer; give agent calls and
-  // sends in flight a few seconds. Whatever is unfinished is already durable and resumes at
-  // the next start, so if something hangs we leave without waiting for it.
+  // 8. Drain: stop accepting; webhooks waiting for an inline reply answer now (the reply
+  // goes out through the REST API), the others in progress answer, idle connections close.
+  // Give agent calls and sends in flight a few seconds. Whatever is unfinished is already
+  // durable and resumes at the next start, so if something hangs we leave without waiting.
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
   LOG_INFO("serve.stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
-  http.stop();
+  inbound.end_inline_waits();
+  http.stop(std::chrono::seconds(3));
   pruner.stop();
   if (central_sync) central_sync->stop();
   bool finished = dispatcher.stop(std::chrono::seconds(4));
   finished = sender.stop(std::chrono::seconds(2)) && finished;
+  timers.stop();
   auto pending = store.stats();
   LOG_INFO("serve.stopped", {"pending_messages", pending.pending_inbound},
            {"unsent_messages", pending.queued_outbound});

@@ -26,6 +26,12 @@ class ConfigError : public std::runtime_error {
 struct ListenConfig {
   std::string host = "0.0.0.0";
   int port = 8000;
+  // Both set: the port speaks HTTPS only. PEM; the certificate file may hold the chain.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  int io_threads = 0;  // 0 = one per core
+  std::vector<std::string> trusted_proxies;  // peer addresses exempt from the per-client cap
+  bool tls() const { return !tls_cert_file.empty() || !tls_key_file.empty(); }
 };
 
 struct DatabaseConfig {
@@ -81,6 +87,11 @@ struct LimitsConfig {
   int unknown_sender_replies_per_day = 1;
   std::int64_t max_body_bytes = 65536;
   int max_message_chars = 1600;  // longest single outbound SMS; longer texts go out in parts
+  int max_connections = 10000;          // open HTTP connections in all
+  int max_connections_per_client = 256;  // per peer address; 0 = no cap
+  int header_timeout_ms = 5000;         // request line and headers, from their first byte
+  int body_timeout_ms = 10000;          // the whole body, after the headers
+  int idle_timeout_s = 60;              // an idle keep-alive connection
 };
 
 struct SpamConfig {

@@ -1,5 +1,7 @@
 #include "config/key_table.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <type_traits>
@@ -73,6 +75,14 @@ std::string e164_number(std::string number) {
   return number;
 }
 
+// An IPv4 (dotted) or IPv6 address; the server compares peers with it in this form.
+std::string ip_address(std::string address) {
+  unsigned char buffer[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, address.c_str(), buffer) == 1) return address;
+  if (inet_pton(AF_INET6, address.c_str(), buffer) == 1) return address;
+  throw InvalidValue("must list IP addresses such as 127.0.0.1 or ::1, got " + in_quotes(address));
+}
+
 std::string log_level(std::string level) {
   if (level != "debug" && level != "info" && level != "warn" && level != "error") {
     throw InvalidValue("must be one of debug, info, warn, error, got " + in_quotes(level));
@@ -101,6 +111,12 @@ constexpr KeyDescriptor kKeys[] = {
     {.name = "listen.port",  // 0 asks the kernel for a free port (tests use it)
      .field = field<&Config::listen, &ListenConfig::port>, .min = 0, .max = 65535,
      .reload = ReloadRule::kRestart},
+    {.name = "listen.tls_cert_file", .field = field<&Config::listen, &ListenConfig::tls_cert_file>},
+    {.name = "listen.tls_key_file", .field = field<&Config::listen, &ListenConfig::tls_key_file>},
+    {.name = "listen.io_threads", .field = field<&Config::listen, &ListenConfig::io_threads>,
+     .min = 0, .max = 256, .reload = ReloadRule::kRestart},
+    {.name = "listen.trusted_proxies", .field = field<&Config::listen, &ListenConfig::trusted_proxies>,
+     .rule = ip_address},
     {.name = "public_url", .field = field<&Config::public_url>, .rule = http_origin},
     {.name = "database.path", .field = field<&Config::database, &DatabaseConfig::path>,
      .reload = ReloadRule::kRestart},
@@ -167,8 +183,17 @@ constexpr KeyDescriptor kKeys[] = {
     {.name = "limits.max_message_chars", .field = field<&Config::limits, &LimitsConfig::max_message_chars>,
      .min = 160, .max = 1600},
     {.name = "limits.max_body_bytes",  // Twilio's webhook forms alone approach 1 KiB
-     .field = field<&Config::limits, &LimitsConfig::max_body_bytes>, .min = 1024,
-     .reload = ReloadRule::kPartly, .restart_note = "raising it above the value at start"},
+     .field = field<&Config::limits, &LimitsConfig::max_body_bytes>, .min = 1024, .max = 64 * 1024 * 1024},
+    {.name = "limits.max_connections", .field = field<&Config::limits, &LimitsConfig::max_connections>,
+     .min = 1, .max = 1000000},
+    {.name = "limits.max_connections_per_client",
+     .field = field<&Config::limits, &LimitsConfig::max_connections_per_client>, .min = 0, .max = 1000000},
+    {.name = "limits.header_timeout_ms", .field = field<&Config::limits, &LimitsConfig::header_timeout_ms>,
+     .min = 100, .max = 600000},
+    {.name = "limits.body_timeout_ms", .field = field<&Config::limits, &LimitsConfig::body_timeout_ms>,
+     .min = 100, .max = 600000},
+    {.name = "limits.idle_timeout_s", .field = field<&Config::limits, &LimitsConfig::idle_timeout_s>,
+     .min = 1, .max = 86400},
     {.name = "spam.enabled", .field = field<&Config::spam, &SpamConfig::enabled>},
     {.name = "spam.threshold", .field = field<&Config::spam, &SpamConfig::threshold>,
      .min = 0, .max = 1},

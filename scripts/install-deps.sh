@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libphonenumber-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libsystemd-dev libpqxx-dev libpq-dev libgoogle-perftools-dev
-  catch2 libbenchmark-dev wrk postgresql sqlite3
+  libboost-dev catch2 libbenchmark-dev wrk postgresql sqlite3
   python3-prometheus-client  # a metrics test reads /sms-router/metrics with Prometheus's parser
   "$@"
 )

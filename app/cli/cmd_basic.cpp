@@ -31,6 +31,7 @@ int cmd_check_config(const ConfigLocation& where) {
   Config config = where.load();
   validate_service_config(config);
   std::cout << to_masked_json(config) << "\n";
+  for (const auto& warning : service_config_warnings(config)) std::fprintf(stderr, "warning: %s\n", warning.c_str());
   std::error_code ec;
   bool file_read = where.explicit_path || std::filesystem::exists(where.path, ec);
   std::fprintf(stderr, "configuration OK (%s)\n", file_read ? where.path.c_str() : "defaults and environment");

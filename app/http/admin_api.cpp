@@ -1,7 +1,5 @@
 #include "app/http/admin_api.hpp"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -410,25 +408,20 @@ int http_status_of(AdminStatus status) {
   return 500;
 }
 
-void reply(httplib::Response& res, const AdminAnswer& answer) {
-  res.status = http_status_of(answer.status);
+HttpResponse reply(const AdminAnswer& answer) {
   // Stored texts need not be valid UTF-8; never fail the answer over one.
-  res.set_content(answer.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-std::optional<std::string> query(const httplib::Request& req, const char* name) {
-  if (!req.has_param(name)) return std::nullopt;
-  return req.get_param_value(name);
+  return HttpResponse::json(http_status_of(answer.status), answer.body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 // Path id and JSON body, or the answer explaining what is wrong with them.
-std::optional<UserId> path_user_id(const httplib::Request& req, AdminAnswer& problem) {
-  auto id = parse_user_id(req.matches[1].str());
-  if (!id) problem = invalid("user id in the path must be a positive integer, got \"" + req.matches[1].str() + "\"");
+std::optional<UserId> path_user_id(const HttpRequest& req, AdminAnswer& problem) {
+  const std::string& text = req.path_params.at(0);
+  auto id = parse_user_id(text);
+  if (!id) problem = invalid("user id in the path must be a positive integer, got \"" + text + "\"");
   return id;
 }
 
-std::optional<json> json_body(const httplib::Request& req, AdminAnswer& problem) {
+std::optional<json> json_body(const HttpRequest& req, AdminAnswer& problem) {
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     problem = invalid("the request body must be a JSON object");
@@ -437,61 +430,63 @@ std::optional<json> json_body(const httplib::Request& req, AdminAnswer& problem)
   return body;
 }
 
-// Handlers for the routes under /users/{id}: the id from the path (and the JSON body), or
-// the answer saying what is wrong with them.
+// Every admin operation runs on the worker pool: it reads or writes the database.
+void add(Router& router, const char* method, const char* pattern, std::function<AdminAnswer(const HttpRequest&)> op) {
+  router.add(method, pattern, Runs::kOnWorker,
+             [op = std::move(op)](HttpRequest& req, Responder respond) { respond(reply(op(req))); });
+}
+
+// The routes under /users/{id}: the id from the path (and the JSON body), or the answer
+// saying what is wrong with them.
 template <class Operation>
 auto with_user(AdminApi& api, Operation operation) {
-  return [&api, operation](const httplib::Request& req, httplib::Response& res) {
+  return [&api, operation](const HttpRequest& req) {
     AdminAnswer problem;
     auto id = path_user_id(req, problem);
-    reply(res, id ? operation(api, *id, req) : problem);
+    return id ? operation(api, *id, req) : problem;
   };
 }
 
 template <class Operation>
 auto with_user_and_body(AdminApi& api, Operation operation) {
-  return [&api, operation](const httplib::Request& req, httplib::Response& res) {
+  return [&api, operation](const HttpRequest& req) {
     AdminAnswer problem;
     auto id = path_user_id(req, problem);
     auto body = id ? json_body(req, problem) : std::nullopt;
-    reply(res, id && body ? operation(api, *id, *body) : problem);
+    return id && body ? operation(api, *id, *body) : problem;
   };
 }
 
 }  // namespace
 
-void install_admin_routes(httplib::Server& server, AdminApi& api) {
-  using httplib::Request;
-  using httplib::Response;
+void add_admin_routes(Router& router, AdminApi& api) {
+  using Request = HttpRequest;
+  add(router, "GET", routes::kAdminLookup, [&api](const Request& req) { return api.lookup(req.param("phone")); });
+  add(router, "GET", routes::kAdminStats, [&api](const Request&) { return api.stats(); });
+  add(router, "GET", routes::kAdminUsage, [&api](const Request& req) {
+    return api.usage(req.param("user_id"), req.param("since"), req.param("limit"));
+  });
+  add(router, "POST", routes::kAdminSync, [&api](const Request&) { return api.request_sync(); });
+  add(router, "POST", routes::kAdminMessages,
+      [&api](const Request& req) { return api.send_message(json::parse(req.body, nullptr, false)); });
 
-  server.Get(routes::kAdminLookup, [&api](const Request& req, Response& res) {
-    reply(res, api.lookup(query(req, "phone")));
-  });
-  server.Get(routes::kAdminStats, [&api](const Request&, Response& res) { reply(res, api.stats()); });
-  server.Get(routes::kAdminUsage, [&api](const Request& req, Response& res) {
-    reply(res, api.usage(query(req, "user_id"), query(req, "since"), query(req, "limit")));
-  });
-  server.Post(routes::kAdminSync, [&api](const Request&, Response& res) { reply(res, api.request_sync()); });
-  server.Post(routes::kAdminMessages, [&api](const Request& req, Response& res) {
-    reply(res, api.send_message(json::parse(req.body, nullptr, false)));
-  });
-
-  server.Get(routes::kAdminUsers, [&api](const Request&, Response& res) { reply(res, api.list_users()); });
-  server.Post(routes::kAdminUsers, [&api](const Request& req, Response& res) {
+  add(router, "GET", routes::kAdminUsers, [&api](const Request&) { return api.list_users(); });
+  add(router, "POST", routes::kAdminUsers, [&api](const Request& req) {
     AdminAnswer problem;
     auto body = json_body(req, problem);
-    reply(res, body ? api.create_user(*body) : problem);
+    return body ? api.create_user(*body) : problem;
   });
-  server.Get(routes::kAdminUser, with_user(api, [](AdminApi& a, UserId id, const Request&) { return a.get_user(id); }));
-  server.Put(routes::kAdminUser,
-             with_user_and_body(api, [](AdminApi& a, UserId id, const json& body) { return a.update_user(id, body); }));
-  server.Delete(routes::kAdminUser,
-                with_user(api, [](AdminApi& a, UserId id, const Request&) { return a.delete_user(id); }));
-  server.Post(routes::kAdminUserPhones,
-              with_user_and_body(api, [](AdminApi& a, UserId id, const json& body) { return a.add_phone(id, body); }));
-  server.Delete(routes::kAdminUserPhone, with_user(api, [](AdminApi& a, UserId id, const Request& req) {
-                  return a.remove_phone(id, req.matches[2].str());
-                }));
+  add(router, "GET", routes::kAdminUser,
+      with_user(api, [](AdminApi& a, UserId id, const Request&) { return a.get_user(id); }));
+  add(router, "PUT", routes::kAdminUser,
+      with_user_and_body(api, [](AdminApi& a, UserId id, const json& body) { return a.update_user(id, body); }));
+  add(router, "DELETE", routes::kAdminUser,
+      with_user(api, [](AdminApi& a, UserId id, const Request&) { return a.delete_user(id); }));
+  add(router, "POST", routes::kAdminUserPhones,
+      with_user_and_body(api, [](AdminApi& a, UserId id, const json& body) { return a.add_phone(id, body); }));
+  add(router, "DELETE", routes::kAdminUserPhone, with_user(api, [](AdminApi& a, UserId id, const Request& req) {
+        return a.remove_phone(id, req.path_params.at(1));
+      }));
 }
 
 }  // namespace smsr

@@ -2,7 +2,7 @@
 // requests and local user management.
 //
 // AdminApi holds the operations; each answers with a result kind and a JSON body and never
-// sees HTTP. install_admin_routes() only translates: path, query and body in, one table from
+// sees HTTP. add_admin_routes() only translates: path, query and body in, one table from
 // result kinds to status codes out. The bearer-token check (admin.token) sits in the HTTP
 // server's pre-routing hook, in front of every route here.
 #pragma once
@@ -14,13 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/http/router.hpp"
 #include "app/routing/users.hpp"
 #include "core/domain.hpp"
 #include "storage/errors.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace smsr {
 
@@ -102,7 +99,7 @@ class AdminApi {
   AdminApiDeps deps_;
 };
 
-// Registers every admin route above on `server`; `api` must outlive it.
-void install_admin_routes(httplib::Server& server, AdminApi& api);
+// Adds every admin route above to `router`; `api` must outlive it.
+void add_admin_routes(Router& router, AdminApi& api);
 
 }  // namespace smsr

@@ -115,6 +115,46 @@ MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, cons
   return r;
 }
 
+namespace {
+
+void render_edge(Exposition& out, const EdgeReadings& edge) {
+  out.gauge("sms_router_http_connections", "Open HTTP connections", std::to_string(edge.open_connections));
+  if (const EdgeCounters* c = edge.counters) {
+    out.counter("sms_router_http_connections_accepted_total", "HTTP connections accepted (refused ones included)",
+                c->accepted.load());
+    out.family("sms_router_http_connections_closed_total", "counter",
+               "HTTP connections the router refused or cut, by reason: max_connections and per_client "
+               "(refused at once), idle_for_new (an idle one closed to make room), idle_timeout, "
+               "header_timeout and body_timeout (answered 408), write_timeout (the client did not read), "
+               "tls_handshake");
+    auto sample = [&out](const char* reason, const std::atomic<std::uint64_t>& value) {
+      out.sample("sms_router_http_connections_closed_total", std::string("reason=\"") + reason + "\"", value.load());
+    };
+    sample("max_connections", c->refused_max_connections);
+    sample("per_client", c->refused_per_client);
+    sample("idle_for_new", c->closed_idle_for_new);
+    sample("idle_timeout", c->closed_idle_timeout);
+    sample("header_timeout", c->cut_header_timeout);
+    sample("body_timeout", c->cut_body_timeout);
+    sample("write_timeout", c->cut_write_timeout);
+    sample("tls_handshake", c->tls_handshake_failed);
+    out.counter("sms_router_http_requests_timed_out_total",
+                "Requests answered 408: their head or body did not arrive in time",
+                c->cut_header_timeout.load() + c->cut_body_timeout.load());
+    out.counter("sms_router_http_requests_refused_total",
+                "Requests the edge answered itself with a 4xx: framing, size, deadlines", c->bad_requests.load());
+    out.counter("sms_router_http_requests_total", "Requests read and handed to an endpoint", c->requests.load());
+  }
+  if (edge.tls_not_after_s) {
+    const double left = static_cast<double>(*edge.tls_not_after_s) - static_cast<double>(system_clock().now_ms()) / 1000.0;
+    out.gauge("sms_router_tls_certificate_expiry_seconds",
+              "Seconds until the served certificate (listen.tls_cert_file) expires; negative once expired",
+              format_number(left));
+  }
+}
+
+}  // namespace
+
 std::string render_metrics(const Metrics& m, const MetricsReadings& r) {
   Exposition out;
 
@@ -181,31 +221,29 @@ std::string render_metrics(const Metrics& m, const MetricsReadings& r) {
     out.gauge("sms_router_usage_logs_unpushed", "Usage logs waiting to be pushed to the central database",
               std::to_string(*r.usage_logs_unpushed));
   }
+  render_edge(out, r.edge);
   return out.take();
 }
 
-WebhookObservation::WebhookObservation(Metrics& metrics, const int& http_status)
-    : metrics_(metrics),
-      http_status_(http_status),
-      exceptions_at_start_(std::uncaught_exceptions()),
-      started_(std::chrono::steady_clock::now()) {}
+WebhookObservation::WebhookObservation(Metrics& metrics)
+    : metrics_(metrics), started_(std::chrono::steady_clock::now()) {}
 
 WebhookObservation::~WebhookObservation() {
-  std::string_view outcome = outcome_;
-  if (outcome.empty()) {
-    const int status = http_status_;
-    if (std::uncaught_exceptions() > exceptions_at_start_) {
-      outcome = "unavailable";
-    } else if (status == 401 || status == 403) {
-      outcome = "rejected_signature";
-    } else if (status == 413) {
-      outcome = "too_large";
-    } else if (status >= 400 && status < 500) {
-      outcome = "bad_request";
-    } else {
-      outcome = "unavailable";  // no answer was decided
-    }
-  }
+  if (!finished_) finish(-1);
+}
+
+std::string_view WebhookObservation::outcome_of_status(int status) {
+  if (status == 401 || status == 403) return "rejected_signature";
+  if (status == 413) return "too_large";
+  if (status >= 400 && status < 500) return "bad_request";
+  return "unavailable";  // no answer was decided
+}
+
+void WebhookObservation::finish(int http_status) {
+  if (finished_) return;
+  finished_ = true;
+  const std::string_view outcome =
+      !outcome_.empty() && http_status == 200 ? std::string_view(outcome_) : outcome_of_status(http_status);
   metrics_.webhooks.inc(outcome);
   metrics_.webhook_duration.observe(seconds_since(started_));
 }

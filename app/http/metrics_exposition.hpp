@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "app/http/edge.hpp"
 #include "app/routing/metrics.hpp"
 #include "core/domain.hpp"
 
@@ -43,6 +44,8 @@ struct MetricsReadings {
   std::uint64_t sync_runs = 0;
   std::uint64_t sync_failures = 0;
   EpochMs sync_last_success_ms = 0;  // 0 = never
+  // The HTTP edge: connections, refusals, deadlines, the certificate.
+  EdgeReadings edge;
 };
 
 // The ambiguous-number count for metrics, read from the database at most once per
@@ -72,23 +75,27 @@ MetricsReadings read_metrics(Store& store, const PhoneDirectory& directory, cons
 // The whole exposition text.
 std::string render_metrics(const Metrics& metrics, const MetricsReadings& readings);
 
-// Times one SMS webhook and counts its outcome when it ends: the outcome given to
-// set_outcome(), else one named after the refusal's HTTP status (403 rejected_signature,
-// 413 too_large, other 4xx bad_request), else "unavailable" (store failure or exception).
+// Times one SMS webhook and counts its outcome once, when it is answered: the outcome given
+// to set_outcome(), else one named after the answer's HTTP status (403 rejected_signature,
+// 413 too_large, other 4xx bad_request, else unavailable). One never answered (destroyed
+// unfinished, e.g. by an exception) counts as unavailable. Thread-safe to hand on.
 class WebhookObservation {
  public:
-  WebhookObservation(Metrics& metrics, const int& http_status);
+  explicit WebhookObservation(Metrics& metrics);
   ~WebhookObservation();
   WebhookObservation(const WebhookObservation&) = delete;
   WebhookObservation& operator=(const WebhookObservation&) = delete;
 
   void set_outcome(std::string outcome) { outcome_ = std::move(outcome); }
+  void finish(int http_status);
+
+  // The outcome of a webhook refused with `http_status` before any outcome was decided.
+  static std::string_view outcome_of_status(int http_status);
 
  private:
   Metrics& metrics_;
-  const int& http_status_;
   std::string outcome_;
-  int exceptions_at_start_;
+  bool finished_ = false;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -16,9 +16,9 @@ inline constexpr const char* kAdminUsage = "/sms-router/admin/usage";
 inline constexpr const char* kAdminSync = "/sms-router/admin/sync";
 inline constexpr const char* kAdminMessages = "/sms-router/admin/messages";
 inline constexpr const char* kAdminUsers = "/sms-router/admin/users";
-// Patterns: the user id, then the number.
-inline constexpr const char* kAdminUser = R"(/sms-router/admin/users/([^/]+))";
-inline constexpr const char* kAdminUserPhones = R"(/sms-router/admin/users/([^/]+)/phones)";
-inline constexpr const char* kAdminUserPhone = R"(/sms-router/admin/users/([^/]+)/phones/([^/]+))";
+// Patterns (app/http/router.hpp): the user id, then the number.
+inline constexpr const char* kAdminUser = "/sms-router/admin/users/{}";
+inline constexpr const char* kAdminUserPhones = "/sms-router/admin/users/{}/phones";
+inline constexpr const char* kAdminUserPhone = "/sms-router/admin/users/{}/phones/{}";
 
 }  // namespace smsr::routes

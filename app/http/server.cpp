@@ -1,7 +1,9 @@
 #include "app/http/server.hpp"
 
-#include <httplib.h>
-#include <sys/socket.h>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -15,38 +17,23 @@
 #include "app/routing/settings.hpp"
 #include "app/routing/status_callbacks.hpp"
 #include "app/twilio/signature.hpp"
+#include "app/twilio/webhook_form.hpp"
 #include "core/log.hpp"
 #include "core/phone.hpp"
 #include "core/thread_name.hpp"
 #include "core/version.hpp"
 #include "storage/store.hpp"
+#include "util/strings.hpp"
 #include "util/time_format.hpp"
 
 namespace smsr {
 namespace {
 
-// Worker threads. A keep-alive connection holds a worker until it closes, and a webhook
-// may wait up to agent.inline_wait_ms for its reply, so the pool is sized for a few
-// hundred concurrent connections rather than for the core count.
-constexpr std::size_t kHttpWorkers = 256;
-constexpr int kListenBacklog = 4096;
+// Threads for the handlers that wait for the database (status callbacks, health, metrics,
+// the admin API). Webhooks do not use them.
+constexpr int kWorkerThreads = 4;
 
-void plain_error(httplib::Response& res, int status, const std::string& reason) {
-  res.status = status;
-  res.set_content(reason + "\n", "text/plain; charset=utf-8");
-}
-
-const std::string* first_value(const FormFields& fields, const std::string& name) {
-  for (const auto& [k, v] : fields) {
-    if (k == name) return &v;
-  }
-  return nullptr;
-}
-
-std::string field(const FormFields& fields, const std::string& name) {
-  const std::string* v = first_value(fields, name);
-  return v ? *v : std::string();
-}
+const std::string& field(const FormFields& fields, const std::string& name) { return form_value(fields, name); }
 
 InboundSms to_inbound_sms(const FormFields& fields) {
   InboundSms sms;
@@ -57,8 +44,9 @@ InboundSms to_inbound_sms(const FormFields& fields) {
   sms.to = field(fields, "To");
   sms.body = field(fields, "Body");
   sms.opt_out_type = field(fields, "OptOutType");
-  int num_media = std::atoi(field(fields, "NumMedia").c_str());
-  for (int i = 0; i < std::min(num_media, 10); ++i) {
+  // Checked by webhook_form_problem(): 0 to 10.
+  const int num_media = field(fields, "NumMedia").empty() ? 0 : std::stoi(field(fields, "NumMedia"));
+  for (int i = 0; i < num_media; ++i) {
     auto n = std::to_string(i);
     auto url = field(fields, "MediaUrl" + n);
     if (!url.empty()) sms.media.push_back({url, field(fields, "MediaContentType" + n)});
@@ -70,15 +58,6 @@ std::vector<std::string> signing_tokens(const Config& config) {
   return {config.twilio.auth_token, config.twilio.secondary_auth_token};
 }
 
-void json_reply(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-}
-
-void json_error(httplib::Response& res, int status, const std::string& message) {
-  json_reply(res, status, {{"error", message}});
-}
-
 bool constant_time_equals(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
@@ -86,61 +65,47 @@ bool constant_time_equals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-// Reads the body ourselves: cpp-httplib refuses form bodies over a compiled-in 8 KiB for
-// ordinary handlers, and a 1,600-character SMS in a non-Latin script is larger than that
-// once percent-encoded. Our own limit is limits.max_body_bytes.
-// Returns false when the body is over the limit (httplib's payload limit, set to the same
-// value, makes the reader fail before any data arrives) or could not be read.
-bool read_body(const httplib::ContentReader& reader, std::int64_t max_bytes, std::string& body) {
-  return reader([&](const char* data, std::size_t n) {
-    if (static_cast<std::int64_t>(body.size() + n) > max_bytes) return false;
-    body.append(data, n);
-    return true;
-  });
+
+HttpResponse json_error(int status, const std::string& message) {
+  return HttpResponse::json(status, nlohmann::json{{"error", message}}.dump());
 }
 
-// The checks both Twilio webhooks share: size, form encoding, signature, account. Returns
-// false after writing the error answer.
-bool accept_twilio_form(const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res,
-                        const Config& config, FormFields& fields) {
-  // Without a length (or chunks) a body ends only when the client closes the connection:
-  // ask for one at once rather than let the client wait out the read timeout. Twilio always
-  // sends it. The client is asked to close: its unread body cannot start another request.
-  if (!req.has_header("Content-Length") &&
-      req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
-    plain_error(res, 411, "Content-Length required");
-    res.set_header("Connection", "close");
-    return false;
+bool is_admin(const HttpRequest& request) { return request.path.rfind(routes::kAdminPrefix, 0) == 0; }
+
+// An error answer in the endpoint's own format: JSON under the admin API, else one line.
+HttpResponse error_answer(const HttpRequest& request, int status, const std::string& reason) {
+  return is_admin(request) ? json_error(status, reason) : HttpResponse::text(status, reason);
+}
+
+// The checks both Twilio webhooks share: form encoding, signature, account, fields. Returns
+// the refusal, or nullopt with `fields` filled.
+std::optional<HttpResponse> accept_twilio_form(const HttpRequest& req, const Config& config, FormFields& fields) {
+  if (req.media_type() != "application/x-www-form-urlencoded") {
+    return HttpResponse::text(415, "a Twilio webhook must be application/x-www-form-urlencoded");
   }
-  std::string body;
-  if (!read_body(reader, config.limits.max_body_bytes, body)) {
-    plain_error(res, 413, "request body larger than limits.max_body_bytes");
-    return false;
-  }
-  if (!parse_form(body, fields)) {
-    plain_error(res, 400, "body is not valid application/x-www-form-urlencoded");
-    return false;
+  if (!parse_form(req.body, fields)) {
+    return HttpResponse::text(400, "body is not valid application/x-www-form-urlencoded");
   }
   if (config.twilio.validate_signature) {
-    std::string url = config.public_url + req.target;
-    std::string signature = req.get_header_value("X-Twilio-Signature");
+    const std::string url = config.public_url + req.target;
+    const std::string& signature = req.header("x-twilio-signature");
     auto check = check_form_signature(url, fields, signature, signing_tokens(config));
     if (!check.valid) {
       LOG_WARN("webhook.signature_rejected", {"path", redact_numbers_in(req.path)},
                {"signed_url", redact_numbers_in(check.signed_url)},
                {"reason", signature.empty() ? "missing X-Twilio-Signature" : "signature mismatch"},
                {"hint", "public_url must be the exact scheme://host[:port] Twilio calls"});
-      plain_error(res, 403, "invalid Twilio signature");
-      return false;
+      return HttpResponse::text(403, "invalid Twilio signature");
     }
   }
-  std::string account = field(fields, "AccountSid");
+  const std::string& account = field(fields, "AccountSid");
   if (!config.twilio.account_sid.empty() && account != config.twilio.account_sid) {
-    LOG_WARN("webhook.account_rejected", {"path", redact_numbers_in(req.path)}, {"account_sid", account});
-    plain_error(res, 403, "AccountSid does not match twilio.account_sid");
-    return false;
+    LOG_WARN("webhook.account_rejected", {"path", redact_numbers_in(req.path)},
+             {"account_sid", is_sid_shaped(account, "AC") ? account : std::string("(malformed)")});
+    return HttpResponse::text(403, "AccountSid does not match twilio.account_sid");
   }
-  return true;
+  if (auto problem = webhook_form_problem(fields)) return HttpResponse::text(400, *problem);
+  return std::nullopt;
 }
 
 // "degraded": serving, but the last sync round failed (or none has succeeded yet).
@@ -161,177 +126,243 @@ nlohmann::json sync_health(const CentralSync* central_sync) {
 
 }  // namespace
 
-HttpServer::HttpServer(HttpDeps deps) : deps_(deps), server_(std::make_unique<httplib::Server>()) {
-  auto config = deps_.settings.current();
-  server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
-  // Without TCP_NODELAY every keep-alive response waits for a delayed ACK (~40 ms).
-  server_->set_tcp_nodelay(true);
-  server_->set_keep_alive_max_count(10000);
-  server_->set_keep_alive_timeout(15);
-  server_->set_read_timeout(10, 0);
-  server_->set_write_timeout(10, 0);
-  server_->set_payload_max_length(static_cast<std::size_t>(config->limits.max_body_bytes));
-  install_hooks();
-  install_routes();
-}
-
-HttpServer::~HttpServer() { stop(); }
-
-int HttpServer::bind(const std::string& host, int port) {
-  // set_socket_options replaces httplib's defaults, so set SO_REUSEADDR ourselves; keep
-  // the socket to deepen its backlog once bound (httplib compiles in a backlog of 5).
-  int listen_fd = -1;
-  server_->set_socket_options([&listen_fd](int fd) {
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_fd = fd;
-  });
-  int bound = port;
-  if (port == 0) {
-    bound = server_->bind_to_any_port(host);
-    if (bound < 0) bound = 0;
-  } else if (!server_->bind_to_port(host, port)) {
-    bound = 0;
+// A few named threads running handlers that may block; each request is one task.
+class HttpServer::WorkerPool {
+ public:
+  explicit WorkerPool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.push_back(named_thread("http-work", [this] { run(); }));
   }
-  if (bound <= 0) {
-    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) +
-                             ": address in use or not available (listen.host / listen.port)");
-  }
-  if (listen_fd >= 0) ::listen(listen_fd, kListenBacklog);
-  return bound;
-}
+  ~WorkerPool() { stop(); }
 
-void HttpServer::start() {
-  // cpp-httplib's worker threads, started from this one, inherit its name.
-  thread_ = named_thread("http", [this] { server_->listen_after_bind(); });
-}
-
-void HttpServer::stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-void HttpServer::install_hooks() {
-  server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                                    std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const StoreError& e) {
-      if (e.kind() == StoreError::Kind::kUnavailable) {
-        LOG_ERROR("http.storage_unavailable", {"path", redact_numbers_in(req.path)}, {"error", e.what()});
-        plain_error(res, 503, "storage unavailable; try again later");
-        return;
-      }
-      what = e.what();
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
+  void post(std::function<void()> task) {
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
     }
-    LOG_ERROR("http.internal_error", {"path", redact_numbers_in(req.path)}, {"error", what});
-    plain_error(res, 500, "internal error");
-  });
+    cv_.notify_one();
+  }
+
+  // Runs what is queued, then joins.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+HttpServer::HttpServer(HttpDeps deps)
+    : deps_(deps),
+      edge_(
+          deps.settings, [this](HttpRequest& request, Responder respond) { handle(request, std::move(respond)); },
+          // An SMS webhook the edge refused (too large, malformed) is counted as a webhook too.
+          [&metrics = deps.metrics](std::string_view target, int status) {
+            if (target.substr(0, target.find('?')) != kSmsWebhookPath) return;
+            WebhookObservation observed(metrics);
+            observed.finish(status);
+          }),
+      workers_(std::make_unique<WorkerPool>(kWorkerThreads)) {
+  add_routes();
+}
+
+HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+
+int HttpServer::bind(const std::string& host, int port) { return edge_.bind(host, port); }
+
+void HttpServer::start() { edge_.start(); }
+
+void HttpServer::stop(std::chrono::milliseconds grace) {
+  edge_.stop(grace);
+  workers_->stop();
+}
+
+void HttpServer::handle(HttpRequest& request, Responder respond) {
   // Every request gets an id (a proxy's X-Request-Id if it is sane), answered in the
   // X-Request-Id header and added to every line logged while it is handled.
-  // Then the admin API: off without admin.token; bearer token compared in constant time.
-  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    std::string request_id = req.get_header_value("X-Request-Id");
-    if (!is_valid_request_id(request_id)) request_id = new_request_id();
-    res.set_header("X-Request-Id", request_id);
-    set_current_request_id(std::move(request_id));
-    if (req.path.rfind(routes::kAdminPrefix, 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+  request.request_id = request.header("x-request-id");
+  if (!is_valid_request_id(request.request_id)) request.request_id = new_request_id();
+  ScopedRequestId scoped(request.request_id);
+  Responder answer = [respond = std::move(respond), request_id = request.request_id, method = request.method,
+                      path = redact_numbers_in(request.path)](HttpResponse response) {
+    response.headers.emplace_back("X-Request-Id", request_id);
+    if (response.status >= 500) {
+      LOG_ERROR("http.failed", {"method", method}, {"path", path}, {"status", response.status});
+    } else {
+      LOG_DEBUG("http.request", {"method", method}, {"path", path}, {"status", response.status});
+    }
+    respond(std::move(response));
+  };
+
+  // The admin API: off without admin.token; bearer token compared in constant time.
+  if (is_admin(request)) {
     auto config = deps_.settings.current();
     if (config->admin.token.empty()) {
-      json_error(res, 403, "the admin API is disabled: set admin.token (at least 32 characters)");
-      return httplib::Server::HandlerResponse::Handled;
+      return answer(json_error(403, "the admin API is disabled: set admin.token (at least 32 characters)"));
     }
-    if (!constant_time_equals(req.get_header_value("Authorization"), "Bearer " + config->admin.token)) {
-      res.set_header("WWW-Authenticate", "Bearer");
-      json_error(res, 401, "missing or wrong bearer token");
-      return httplib::Server::HandlerResponse::Handled;
+    if (!constant_time_equals(request.header("authorization"), "Bearer " + config->admin.token)) {
+      HttpResponse refused = json_error(401, "missing or wrong bearer token");
+      refused.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return answer(std::move(refused));
     }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // Answers httplib itself gives without a body (no such endpoint, a request it could not
-  // read) get a reason, as JSON under the admin API.
-  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                                                                      httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string reason = res.status == 404 ? "no such endpoint: " + req.method + " " + redact_numbers_in(req.path)
-                                           : "cannot handle this request (HTTP " + std::to_string(res.status) + ")";
-    if (req.path.rfind(routes::kAdminPrefix, 0) == 0) {
-      json_error(res, res.status, reason);
-    } else {
-      plain_error(res, res.status, reason);
+  }
+
+  auto match = router_.find(request.method, request.path);
+  if (!match.route) {
+    if (!match.allow.empty()) {
+      HttpResponse refused = error_answer(request, 405, request.method + " is not allowed here; allowed: " + match.allow);
+      refused.headers.emplace_back("Allow", match.allow);
+      return answer(std::move(refused));
     }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  server_->set_post_routing_handler([](const httplib::Request& req, const httplib::Response& res) {
-    LOG_DEBUG("http.request", {"method", req.method}, {"path", redact_numbers_in(req.path)}, {"status", res.status});
-    set_current_request_id("");  // this worker's next request is another one
+    return answer(error_answer(request, 404, "no such endpoint: " + request.method + " " + redact_numbers_in(request.path)));
+  }
+  if (is_admin(request) && !request.body.empty() && request.media_type() != "application/json") {
+    return answer(json_error(415, "an admin request body must be application/json"));
+  }
+  request.path_params = std::move(match.params);
+  const Route& route = *match.route;
+  if (route.runs == Runs::kOnIoThread) return run(route, request, std::move(answer));
+  workers_->post([this, &route, request = std::move(request), answer = std::move(answer)]() mutable {
+    ScopedRequestId on_worker(request.request_id);
+    run(route, request, std::move(answer));
   });
 }
 
-void HttpServer::install_routes() {
-  server_->Post(kSmsWebhookPath, [this](const httplib::Request& req, httplib::Response& res,
-                                        const httplib::ContentReader& reader) {
-    WebhookObservation observed(deps_.metrics, res.status);  // counts the outcome and time at the end
-    auto config = deps_.settings.current();
-    FormFields fields;
-    if (!accept_twilio_form(req, reader, res, *config, fields)) return;
-    InboundSms sms = to_inbound_sms(fields);
-    if (sms.message_sid.empty()) return plain_error(res, 400, "missing MessageSid");
-    if (sms.from.empty()) return plain_error(res, 400, "missing From");
-    auto answer = deps_.inbound.receive(sms);
-    observed.set_outcome(answer.duplicate ? "duplicate" : std::string(to_text(answer.outcome)));
-    res.set_content(answer.twiml, "text/xml");
-  });
-
-  server_->Post(kStatusWebhookPath, [this](const httplib::Request& req, httplib::Response& res,
-                                           const httplib::ContentReader& reader) {
-    auto config = deps_.settings.current();
-    FormFields fields;
-    if (!accept_twilio_form(req, reader, res, *config, fields)) return;
-    std::string sid = field(fields, "MessageSid");
-    std::string status = field(fields, "MessageStatus");
-    if (sid.empty()) return plain_error(res, 400, "missing MessageSid");
-    if (status.empty()) return plain_error(res, 400, "missing MessageStatus");
-    int error_code = std::atoi(field(fields, "ErrorCode").c_str());
-    auto update = record_status_callback(deps_.store, sid, status, error_code);
-    if (update == StatusUpdate::kUnknownMessage) {
-      LOG_DEBUG("status.unknown_message", {"sid", sid}, {"status", status});
-    } else {
-      LOG_INFO("sms.status", {"sid", sid}, {"status", status}, {"error_code", error_code},
-               {"applied", update == StatusUpdate::kApplied ? "yes" : "stale"});
+void HttpServer::run(const Route& route, HttpRequest& request, Responder respond) {
+  try {
+    route.handler(request, respond);
+  } catch (const StoreError& e) {
+    if (e.kind() == StoreError::Kind::kUnavailable) {
+      LOG_ERROR("http.storage_unavailable", {"path", redact_numbers_in(request.path)}, {"error", e.what()});
+      return respond(error_answer(request, 503, "storage unavailable; try again later"));
     }
-    res.status = 200;
-    res.set_content("", "text/plain");
-  });
+    LOG_ERROR("http.internal_error", {"path", redact_numbers_in(request.path)}, {"error", e.what()});
+    respond(error_answer(request, 500, "internal error (request " + request.request_id + ")"));
+  } catch (const std::exception& e) {
+    LOG_ERROR("http.internal_error", {"path", redact_numbers_in(request.path)}, {"error", e.what()});
+    respond(error_answer(request, 500, "internal error (request " + request.request_id + ")"));
+  }
+}
 
+void HttpServer::add_routes() {
+  router_.add("POST", kSmsWebhookPath, Runs::kOnIoThread,
+              [this](HttpRequest& req, Responder respond) { sms_webhook(req, std::move(respond)); });
+  router_.add("POST", kStatusWebhookPath, Runs::kOnWorker,
+              [this](HttpRequest& req, Responder respond) { respond(status_webhook(req)); });
   // Unauthenticated like health: counts and timings only, no numbers, bodies or secrets.
-  server_->Get(routes::kMetrics, [this](const httplib::Request&, httplib::Response& res) {
-    auto readings =
-        read_metrics(deps_.store, deps_.directory, deps_.dispatcher, deps_.sender, deps_.central_sync, ambiguous_gauge_);
-    res.set_content(render_metrics(deps_.metrics, readings), kPrometheusContentType);
-  });
+  router_.add("GET", routes::kMetrics, Runs::kOnWorker, [this](HttpRequest&, Responder respond) { respond(metrics()); });
+  router_.add("GET", routes::kHealth, Runs::kOnWorker, [this](HttpRequest&, Responder respond) { respond(health()); });
+  add_admin_routes(router_, deps_.admin_api);
+}
 
-  install_admin_routes(*server_, deps_.admin_api);
+void HttpServer::sms_webhook(HttpRequest& req, Responder respond) {
+  // Counts the outcome and the time once answered, whichever thread answers.
+  auto observed = std::make_shared<WebhookObservation>(deps_.metrics);
+  auto answer = [observed, respond](HttpResponse response) {
+    observed->finish(response.status);
+    respond(std::move(response));
+  };
+  auto config = deps_.settings.current();
+  FormFields fields;
+  if (auto refused = accept_twilio_form(req, *config, fields)) return answer(std::move(*refused));
+  InboundSms sms = to_inbound_sms(fields);
+  if (sms.message_sid.empty()) return answer(HttpResponse::text(400, "missing MessageSid"));
+  if (sms.from.empty()) return answer(HttpResponse::text(400, "missing From"));
+  try {
+    deps_.inbound.receive_async(sms, [observed, answer, path = redact_numbers_in(req.path)](InboundService::Answer a) {
+      if (a.failure) {
+        try {
+          std::rethrow_exception(a.failure);
+        } catch (const std::exception& e) {
+          LOG_ERROR("http.storage_unavailable", {"path", path}, {"error", e.what()});
+        }
+        return answer(HttpResponse::text(503, "storage unavailable; try again later"));
+      }
+      observed->set_outcome(a.duplicate ? "duplicate" : std::string(to_text(a.outcome)));
+      HttpResponse response;
+      response.content_type = "text/xml";
+      response.body = std::move(a.twiml);
+      answer(std::move(response));
+    });
+  } catch (const StoreError& e) {
+    LOG_ERROR("http.storage_unavailable", {"path", redact_numbers_in(req.path)}, {"error", e.what()});
+    answer(HttpResponse::text(503, "storage unavailable; try again later"));
+  }
+}
 
-  server_->Get(routes::kHealth, [this](const httplib::Request&, httplib::Response& res) {
-    nlohmann::json body = {{"version", version_string()}, {"sync", sync_health(deps_.central_sync)}};
-    try {
-      deps_.store.check_health();
-      body["status"] = body["sync"].value("ok", true) ? "ok" : "degraded";
-      body["database"] = "ok";
-      res.status = 200;
-    } catch (const std::exception& e) {
-      LOG_ERROR("health.database_failed", {"error", e.what()});
-      body["status"] = "unavailable";
-      body["database"] = "error";
-      res.status = 503;
-    }
-    res.set_content(body.dump(), "application/json");
-  });
+HttpResponse HttpServer::status_webhook(const HttpRequest& req) {
+  auto config = deps_.settings.current();
+  FormFields fields;
+  if (auto refused = accept_twilio_form(req, *config, fields)) return std::move(*refused);
+  const std::string& sid = field(fields, "MessageSid");
+  const std::string& status = field(fields, "MessageStatus");
+  if (sid.empty()) return HttpResponse::text(400, "missing MessageSid");
+  if (status.empty()) return HttpResponse::text(400, "missing MessageStatus");
+  int error_code = 0;
+  if (const std::string& code = field(fields, "ErrorCode"); !code.empty()) {
+    if (!is_digits(code) || code.size() > 9) return HttpResponse::text(400, "ErrorCode must be a number");
+    error_code = std::stoi(code);
+  }
+  auto update = record_status_callback(deps_.store, sid, status, error_code);
+  if (update == StatusUpdate::kUnknownMessage) {
+    LOG_DEBUG("status.unknown_message", {"sid", sid}, {"status", status});
+  } else {
+    LOG_INFO("sms.status", {"sid", sid}, {"status", status}, {"error_code", error_code},
+             {"applied", update == StatusUpdate::kApplied ? "yes" : "stale"});
+  }
+  HttpResponse response;
+  response.content_type = "text/plain";
+  return response;
+}
+
+HttpResponse HttpServer::metrics() {
+  auto readings =
+      read_metrics(deps_.store, deps_.directory, deps_.dispatcher, deps_.sender, deps_.central_sync, ambiguous_gauge_);
+  readings.edge = edge_.readings();
+  HttpResponse response;
+  response.content_type = kPrometheusContentType;
+  response.body = render_metrics(deps_.metrics, readings);
+  return response;
+}
+
+HttpResponse HttpServer::health() {
+  nlohmann::json body = {{"version", version_string()}, {"sync", sync_health(deps_.central_sync)}};
+  int status = 200;
+  try {
+    deps_.store.check_health();
+    body["status"] = body["sync"].value("ok", true) ? "ok" : "degraded";
+    body["database"] = "ok";
+  } catch (const std::exception& e) {
+    LOG_ERROR("health.database_failed", {"error", e.what()});
+    body["status"] = "unavailable";
+    body["database"] = "error";
+    status = 503;
+  }
+  return HttpResponse::json(status, body.dump());
 }
 
 }  // namespace smsr

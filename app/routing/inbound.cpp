@@ -1,8 +1,9 @@
 #include "app/routing/inbound.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
-#include <thread>
+#include <future>
 
 #include <nlohmann/json.hpp>
 
@@ -94,20 +95,25 @@ struct InboundService::Admission {
 
 InboundService::InboundService(Store& store, PhoneDirectory& directory, Dispatcher& dispatcher,
                                const PhoneNormalizer& normalizer, const Settings& settings,
-                               const Clock& clock)
+                               const Clock& clock, TimerQueue& timers)
     : store_(store),
       directory_(directory),
       dispatcher_(dispatcher),
       normalizer_(normalizer),
       settings_(settings),
-      clock_(clock) {}
+      clock_(clock),
+      timers_(timers) {}
 
 // One webhook's admission, shared by the webhook's thread, the writer (which decides and
-// fills in `admission`) and the store's notifier (which hands a routed message to the
-// dispatcher). The inputs are copies: the write runs after admit() has returned.
+// fills in `admission`), the store's notifier (which hands a routed message to the
+// dispatcher) and whoever settles its reply slot. The inputs are copies: the write runs
+// after admit() has returned.
 struct InboundService::Pending {
   InboundSms sms;
   std::shared_ptr<const Config> config;
+  Done done;
+  std::chrono::steady_clock::time_point started;
+  std::string request_id;
   bool is_number = false;
   std::string from;  // E.164 when it is a number, else as received
   Resolution owner;
@@ -116,48 +122,124 @@ struct InboundService::Pending {
   int body_segments = 0;
   std::string media_json;
   Admission admission;  // written by the writer; read after its commit
-  std::shared_ptr<ReplySlot> slot = std::make_shared<ReplySlot>();
+  std::shared_ptr<ReplySlot> slot;
+  // Two things end the wait, in either order: the slot settles and the admission commits.
+  std::atomic<int> steps_left{2};
+  std::optional<ReplySlot::Inline> reply;  // set when the slot settles
+  std::exception_ptr failure;              // set when the admission's batch failed
+  TimerQueue::Id deadline = 0;
 };
 
 InboundService::Answer InboundService::receive(const InboundSms& sms) {
-  auto config = settings_.current();
-  auto started = clock_.steady();
+  std::promise<Answer> promise;
+  auto answer = promise.get_future();
+  receive_async(sms, [&promise](Answer a) { promise.set_value(std::move(a)); });
+  Answer a = answer.get();
+  if (a.failure) std::rethrow_exception(a.failure);
+  return a;
+}
 
+void InboundService::receive_async(const InboundSms& sms, Done done) {
+  auto config = settings_.current();
   auto pending = std::make_shared<Pending>();
   pending->sms = sms;
   pending->config = config;
+  pending->done = std::move(done);
+  pending->started = clock_.steady();
+  pending->request_id = current_request_id();
+  pending->slot = std::make_shared<ReplySlot>([this, pending](std::optional<ReplySlot::Inline> reply) {
+    pending->reply = std::move(reply);
+    step_done(pending);
+  });
   identify_sender(*pending);
-  Store::CommitTicket committed = admit(pending);
-  // One wait: for the reply of a routed message (it comes after the admission's commit), or
-  // for the commit of a message that goes to no agent. The ticket makes sure of the commit.
-  auto reply = pending->slot->await(std::chrono::milliseconds(config->agent.inline_wait_ms));
-  committed.wait();
+  const int wait_ms = draining_.load() ? 0 : config->agent.inline_wait_ms;
+  {
+    std::lock_guard lock(waiting_mu_);
+    waiting_.insert(pending);
+  }
+  // At the deadline a slot still waiting gives up; a claimed one gets a little longer for
+  // its reply to be recorded (one commit), as the dispatcher fulfils it right after.
+  pending->deadline = timers_.after(std::chrono::milliseconds(wait_ms), [this, pending] {
+    if (!pending->slot->give_up()) timers_.after(std::chrono::seconds(10), [pending] { pending->slot->abandon(); });
+  });
+  try {
+    admit(pending);
+  } catch (...) {
+    timers_.cancel(pending->deadline);
+    std::lock_guard lock(waiting_mu_);
+    waiting_.erase(pending);
+    throw;
+  }
+}
+
+void InboundService::end_inline_waits() {
+  draining_ = true;
+  std::vector<std::shared_ptr<Pending>> waiting;
+  {
+    std::lock_guard lock(waiting_mu_);
+    waiting.assign(waiting_.begin(), waiting_.end());
+  }
+  for (const auto& pending : waiting) pending->slot->give_up();
+}
+
+void InboundService::step_done(const std::shared_ptr<Pending>& pending) {
+  if (pending->steps_left.fetch_sub(1) != 1) return;
+  timers_.cancel(pending->deadline);
+  {
+    std::lock_guard lock(waiting_mu_);
+    waiting_.erase(pending);
+  }
+  ScopedRequestId scoped(pending->request_id);  // this runs on another component's thread
   const Admission& admission = pending->admission;
+  if (pending->failure) return finish(pending, {});
   if (admission.outcome == Outcome::kSpam && !admission.duplicate) {
     // Logged here, not in the write: a write may run twice (Store::write_then).
-    LOG_INFO("message.spam", {"message_sid", sms.message_sid}, {"from", redact_phone(pending->from)},
+    LOG_INFO("message.spam", {"message_sid", pending->sms.message_sid}, {"from", redact_phone(pending->from)},
              {"score", std::to_string(pending->spam_points)});
   }
+  // This may run on the store's notifier thread, which must not call the store: what
+  // needs it goes on on the timer thread.
   if (admission.duplicate) {
-    return {answer_of_duplicate(sms.message_sid, config->agent.inline_wait_ms), admission.outcome, true};
+    auto deadline = clock_.steady() + std::chrono::milliseconds(pending->config->agent.inline_wait_ms) +
+                    std::chrono::seconds(1);
+    timers_.post([this, pending, deadline] { answer_duplicate(pending, deadline); });
+    return;
   }
+  if (admission.outcome == Outcome::kRouted && !pending->reply) {
+    // Too slow for this webhook: answer empty now; the reply will go out through the REST
+    // API. The answer is stored first, for Twilio's retry of this webhook.
+    timers_.post([this, pending] {
+      std::string twiml = twiml_response(std::nullopt);
+      const std::int64_t id = pending->admission.inbound_id;
+      try {
+        store_.write_async([id, twiml](WriteTxn& txn) { txn.set_answer(id, twiml); },
+                           [this, pending, twiml](std::exception_ptr) { finish(pending, twiml); });
+      } catch (...) {
+        finish(pending, twiml);  // the store is stopping; the answer is right all the same
+      }
+    });
+    return;
+  }
+  finish(pending, admission.outcome == Outcome::kRouted ? twiml_response(pending->reply->text) : admission.twiml);
+}
 
-  std::string twiml = admission.twiml;
-  if (admission.outcome == Outcome::kRouted) {
-    if (reply) {
-      twiml = twiml_response(reply->text);
-    } else {
-      // Too slow for this webhook: answer empty now; the reply will go out through the REST API.
-      twiml = twiml_response(std::nullopt);
-      store_.write([&](WriteTxn& txn) { txn.set_answer(admission.inbound_id, twiml); });
-    }
+void InboundService::finish(const std::shared_ptr<Pending>& pending, std::string twiml) {
+  ScopedRequestId scoped(pending->request_id);  // this runs on another component's thread
+  const Admission& admission = pending->admission;
+  Answer answer;
+  if (pending->failure) {
+    answer.failure = pending->failure;
+  } else {
+    answer = {std::move(twiml), admission.outcome, admission.duplicate, nullptr};
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - started).count();
-  LOG_INFO("webhook.sms", {"message_sid", sms.message_sid},
-           {"from", redact_phone(pending->from)},
-           {"user_id", admission.user_id ? std::to_string(*admission.user_id) : "-"},
-           {"outcome", to_text(admission.outcome)}, {"body_chars", utf8_length(sms.body)}, {"ms", ms});
-  return {twiml, admission.outcome, false};
+  if (!pending->failure && !admission.duplicate) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady() - pending->started).count();
+    LOG_INFO("webhook.sms", {"message_sid", pending->sms.message_sid}, {"from", redact_phone(pending->from)},
+             {"user_id", admission.user_id ? std::to_string(*admission.user_id) : "-"},
+             {"outcome", to_text(admission.outcome)}, {"body_chars", utf8_length(pending->sms.body)}, {"ms", ms});
+  }
+  Done done = std::move(pending->done);
+  done(std::move(answer));
 }
 
 void InboundService::identify_sender(Pending& p) {
@@ -184,7 +266,7 @@ void InboundService::identify_sender(Pending& p) {
   p.from = p.is_number ? sender.e164 : from;
 }
 
-Store::CommitTicket InboundService::admit(const std::shared_ptr<Pending>& pending) {
+void InboundService::admit(const std::shared_ptr<Pending>& pending) {
   Pending& p = *pending;
   const InboundSms& sms = p.sms;
   p.keyword = classify_keyword(sms.body, sms.opt_out_type);
@@ -208,7 +290,7 @@ Store::CommitTicket InboundService::admit(const std::shared_ptr<Pending>& pendin
   // both take the last allowed reply.
   auto decide = [this, pending](WriteTxn& txn) { pending->admission = decide_and_record(txn, *pending); };
   // As soon as it is decided, a routed message goes to its agent (while its batch commits).
-  auto hand_on = [this, pending, request_id = current_request_id()](std::exception_ptr error) {
+  auto hand_on = [this, pending, request_id = pending->request_id](std::exception_ptr error) {
     const Admission& a = pending->admission;
     if (error) {
       pending->slot->release();
@@ -216,13 +298,15 @@ Store::CommitTicket InboundService::admit(const std::shared_ptr<Pending>& pendin
       dispatcher_.enqueue_admitted(a.record, pending->slot, request_id);
     }
   };
-  // Anything else wakes its webhook once it is on disk (one wake-up, not one at the decision
-  // and another at the commit); so does a routed message whose batch failed.
-  auto on_committed = [pending](std::exception_ptr error) {
+  // Once it is on disk (or its batch failed), the webhook's answer may go out; anything but
+  // a routed message has no reply to wait for.
+  auto on_committed = [this, pending](std::exception_ptr error) {
     const Admission& a = pending->admission;
+    pending->failure = error;
     if (error || a.duplicate || a.outcome != Outcome::kRouted) pending->slot->release();
+    step_done(pending);
   };
-  return store_.write_then(decide, hand_on, on_committed);
+  store_.write_then(decide, hand_on, on_committed);
 }
 
 InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const Pending& p) {
@@ -333,15 +417,19 @@ InboundService::Admission InboundService::decide_and_record(WriteTxn& txn, const
   return a;
 }
 
-std::string InboundService::answer_of_duplicate(const std::string& message_sid, int wait_ms) {
+void InboundService::answer_duplicate(const std::shared_ptr<Pending>& pending,
+                                      std::chrono::steady_clock::time_point deadline) {
   // The first copy may still be waiting for its reply; its answer is stored once decided.
-  auto deadline = clock_.steady() + std::chrono::milliseconds(wait_ms) + std::chrono::seconds(1);
-  for (;;) {
-    auto existing = store_.inbound_by_sid(message_sid);
-    if (existing && existing->answer_twiml) return *existing->answer_twiml;
-    if (clock_.steady() >= deadline) return twiml_response(std::nullopt);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::optional<InboundRecord> existing;
+  try {
+    existing = store_.inbound_by_sid(pending->sms.message_sid);
+  } catch (const StoreError&) {
+    pending->failure = std::current_exception();
+    return finish(pending, {});
   }
+  if (existing && existing->answer_twiml) return finish(pending, *existing->answer_twiml);
+  if (clock_.steady() >= deadline) return finish(pending, twiml_response(std::nullopt));
+  timers_.after(std::chrono::milliseconds(20), [this, pending, deadline] { answer_duplicate(pending, deadline); });
 }
 
 }  // namespace smsr

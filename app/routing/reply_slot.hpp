@@ -2,13 +2,17 @@
 // producing that reply. Exactly one of them decides how the reply travels: if the
 // dispatcher claims the slot before the webhook gives up, the reply goes out as TwiML;
 // otherwise it is sent later through Twilio's REST API.
+//
+// Nobody blocks on a slot: the webhook's side is a callback that runs exactly once, on the
+// thread of whoever settles the slot (the dispatcher's fulfil() or release(), or the
+// webhook's own give_up() at its deadline).
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace smsr {
 
@@ -17,23 +21,20 @@ class ReplySlot {
   struct Inline {
     std::optional<std::string> text;  // nullopt: the agent chose not to reply
   };
+  // The inline reply, or nullopt when there is none to give (given up, or released).
+  using Settled = std::function<void(std::optional<Inline>)>;
 
-  // Webhook side. Waits up to `wait` for the dispatcher. Returns the inline reply, or
-  // nullopt after giving the slot up (the dispatcher will then send the reply by REST) or
-  // once it was released.
-  std::optional<Inline> await(std::chrono::milliseconds wait) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, wait, [&] { return state_ != State::kWaiting; });
-    if (state_ == State::kWaiting) {
-      state_ = State::kAbandoned;
-      return std::nullopt;
-    }
-    if (state_ == State::kReleased) return std::nullopt;
-    // Claimed: the reply is being recorded; that takes one commit, so wait for it.
-    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return state_ == State::kFulfilled; });
-    if (state_ != State::kFulfilled) return std::nullopt;
-    return Inline{text_};
-  }
+  // Webhook side: `settled` is called once the slot settles. Set before the slot is shared.
+  explicit ReplySlot(Settled settled = nullptr) : settled_(std::move(settled)) {}
+
+  // Webhook side, at its deadline: true if the slot was still waiting (it is then settled
+  // with nullopt and the dispatcher will send the reply by REST). False once claimed: the
+  // reply is being recorded, which takes one commit, and fulfil() follows.
+  bool give_up() { return settle_if(State::kWaiting, std::nullopt); }
+
+  // Webhook side, when even a claimed reply took too long to be recorded: settles with
+  // nullopt unless that has happened.
+  void abandon() { settle_if(State::kClaimed, std::nullopt); }
 
   // Dispatcher side: true if the webhook is still waiting; the caller must then fulfil().
   bool claim() {
@@ -45,29 +46,28 @@ class ReplySlot {
 
   // The message will not reach an agent (not routed, a duplicate, not stored): the
   // webhook need not wait.
-  void release() {
-    {
-      std::lock_guard lock(mu_);
-      if (state_ == State::kWaiting) state_ = State::kReleased;
-    }
-    cv_.notify_all();
-  }
+  void release() { settle_if(State::kWaiting, std::nullopt); }
 
-  void fulfil(std::optional<std::string> text) {
-    {
-      std::lock_guard lock(mu_);
-      text_ = std::move(text);
-      state_ = State::kFulfilled;
-    }
-    cv_.notify_all();
-  }
+  void fulfil(std::optional<std::string> text) { settle_if(State::kClaimed, Inline{std::move(text)}); }
 
  private:
-  enum class State { kWaiting, kClaimed, kFulfilled, kAbandoned, kReleased };
+  enum class State { kWaiting, kClaimed, kSettled };
+
+  bool settle_if(State expected, std::optional<Inline> reply) {
+    Settled settled;
+    {
+      std::lock_guard lock(mu_);
+      if (state_ != expected) return false;
+      state_ = State::kSettled;
+      settled = std::move(settled_);
+    }
+    if (settled) settled(std::move(reply));
+    return true;
+  }
+
   std::mutex mu_;
-  std::condition_variable cv_;
-  State state_ = State::kWaiting;     // guarded by mu_
-  std::optional<std::string> text_;  // guarded by mu_
+  State state_ = State::kWaiting;  // guarded by mu_
+  Settled settled_;                // guarded by mu_; moved out when the slot settles
 };
 
 }  // namespace smsr

@@ -222,10 +222,9 @@ TEST_CASE("database values that could not be read are left out while the rest st
 TEST_CASE("a webhook observation counts the outcome it was given, else one named after the refusal status") {
   Metrics m;
   auto observe = [&m](int status, const std::string& outcome) {
-    int http_status = -1;
-    WebhookObservation observed(m, http_status);
+    WebhookObservation observed(m);
     if (!outcome.empty()) observed.set_outcome(outcome);
-    http_status = status;
+    if (status > 0) observed.finish(status);
   };
   observe(200, "routed");
   observe(200, "duplicate");
@@ -245,8 +244,7 @@ TEST_CASE("a webhook observation counts the outcome it was given, else one named
 TEST_CASE("a webhook observation ended by an exception counts as unavailable") {
   Metrics m;
   try {
-    int http_status = -1;
-    WebhookObservation observed(m, http_status);
+    WebhookObservation observed(m);
     throw std::runtime_error("disk full");
   } catch (const std::runtime_error&) {
   }

@@ -127,7 +127,8 @@ struct Fixture {
   RecordingTwilio twilio;
   Sender sender{store, twilio, settings, system_clock(), SenderOptions{2, 10, 1ms, 10ms}};
   Dispatcher dispatcher{store, agent, sender, settings, system_clock(), DispatcherOptions{4, 1ms, 10ms}};
-  InboundService inbound{store, directory, dispatcher, normalizer, settings, system_clock()};
+  TimerQueue timers;
+  InboundService inbound{store, directory, dispatcher, normalizer, settings, system_clock(), timers};
   int next_sid = 0;
 };
 
