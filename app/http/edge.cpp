@@ -295,12 +295,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
         ec == net::error::operation_aborted || ec == ssl::error::stream_truncated) {
       return close_now();  // the client went away; nobody to answer
     }
-    if (ec == http::error::header_limit) {
-      const auto head = std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-      const auto line_end = head.find("\r\n");
-      if (line_end == std::string_view::npos ? head.size() > kMaxTargetBytes : line_end > kMaxTargetBytes) {
-        return refuse({414, "request target longer than 8 KiB"});
-      }
+    // The parser takes the request line as soon as it is complete: no target yet means the
+    // line alone was too long.
+    if (ec == http::error::header_limit && parser_->get().target().empty()) {
+      return refuse({414, "request target longer than 8 KiB"});
     }
     if (ec) return refuse(refusal_of(ec));
 
@@ -323,6 +321,11 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     if (head.version() == 11 && count(http::field::host) == 0) return Refusal{400, "Host header required"};
     if (count(http::field::host) > 1) return Refusal{400, "more than one Host header"};
     const bool has_length = count(http::field::content_length) > 0;
+    // Beast takes repeated equal lengths ("5, 5" or two headers); behind a proxy that reads
+    // them otherwise that is a way to smuggle a request, so only one plain number passes.
+    if (count(http::field::content_length) > 1 || (has_length && !is_digits(sv(head[http::field::content_length])))) {
+      return Refusal{400, "bad Content-Length (not a number, or given twice)"};
+    }
     const bool has_coding = count(http::field::transfer_encoding) > 0;
     if (has_coding && count(http::field::transfer_encoding) > 1) return Refusal{400, "more than one Transfer-Encoding header"};
     if (has_coding && !is_transfer_coding_chunked_only(head[http::field::transfer_encoding])) {
