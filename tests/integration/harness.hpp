@@ -80,6 +80,7 @@ class Service {
   void set_environment(std::map<std::string, std::string> env) { env_ = std::move(env); }
   int stop();                   // SIGTERM, wait; returns the exit status
   void kill9();                 // SIGKILL, wait
+  void forget() { pid_ = -1; }  // the test reaped the process itself
   int port() const { return port_; }
   std::string log() const;      // everything the service wrote to stderr
   const std::string& config_path() const { return config_path_; }
