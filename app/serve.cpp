@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "app/agent/agent.hpp"
 #include "app/http/admin_api.hpp"
@@ -238,11 +239,18 @@ int cmd_serve(const ConfigLocation& where) {
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
   LOG_INFO("serve.stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
   inbound.end_inline_waits();
-  http.stop(std::chrono::seconds(3));
+  http.stop(std::chrono::seconds(2));
   pruner.stop();
   if (central_sync) central_sync->stop();
   bool finished = dispatcher.stop(std::chrono::seconds(4));
-  finished = sender.stop(std::chrono::seconds(2)) && finished;
+  // Replies the dispatcher handed on in its last moments are still queued: let the sender
+  // take them within its share of the 10 s (what it cannot send resumes at the next start).
+  const auto sender_deadline = clock.steady() + std::chrono::seconds(3);
+  while (sender.queue_depth() > 0 && clock.steady() < sender_deadline - std::chrono::seconds(1)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  finished = sender.stop(std::chrono::duration_cast<std::chrono::milliseconds>(sender_deadline - clock.steady())) &&
+             finished;
   timers.stop();
   auto pending = store.stats();
   LOG_INFO("serve.stopped", {"pending_messages", pending.pending_inbound},

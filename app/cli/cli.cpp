@@ -149,8 +149,11 @@ int run(int argc, char** argv) {
   simulate->add_option("--from", sim.from, "Sender's phone number")->required();
   simulate->add_option("--to", sim.to, "Router number (default: the first of twilio.numbers)");
   simulate->add_option("--target", sim.target,
-                       "Base URL to POST to (default: http://127.0.0.1:<listen.port>); the "
+                       "Base URL to POST to (default: http://127.0.0.1:<listen.port>, or https:// with "
+                       "listen.tls_* set, not checking the certificate of this machine's own port); the "
                        "signature is always computed over public_url");
+  simulate->add_option("--ca-file", sim.ca_file,
+                       "PEM file of the CA to trust for an https:// --target (default: the system's CAs)");
   simulate->add_option("--message-sid", sim.message_sid, "MessageSid to send (default: a new one)");
   simulate->add_option("TEXT", sim.words, "Message text")->required();
   simulate->callback(on([&] { return cmd_simulate(config(), sim); }));

@@ -100,12 +100,17 @@ int cmd_simulate(const ConfigLocation& where, const SimulateArgs& args) {
   headers.emplace("User-Agent", "TwilioProxy/1.1 (sms-router simulate)");
 
   std::string target = args.target;
-  if (target.empty()) {
+  const bool own_port = target.empty();
+  if (own_port) {
     std::string host = config.listen.host == "0.0.0.0" || config.listen.host == "::" ? "127.0.0.1"
                                                                                      : config.listen.host;
-    target = "http://" + host + ":" + std::to_string(config.listen.port);
+    target = (config.listen.tls() ? "https://" : "http://") + host + ":" + std::to_string(config.listen.port);
   }
   httplib::Client client(target);
+  // The certificate names the public host, not 127.0.0.1: on this machine's own port it
+  // cannot be checked. Any other https:// target is checked.
+  if (own_port) client.enable_server_certificate_verification(false);
+  if (!args.ca_file.empty()) client.set_ca_cert_path(args.ca_file.c_str());
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(20, 0);
   auto res = client.Post(kSmsWebhookPath, headers, encode_form(fields), "application/x-www-form-urlencoded");

@@ -45,7 +45,8 @@ int cmd_users_import(const ConfigLocation& where, const std::string& file);
 struct SimulateArgs {
   std::string from;
   std::string to;
-  std::string target;  // where to POST; default http://127.0.0.1:<listen.port>
+  std::string target;  // where to POST; default http(s)://127.0.0.1:<listen.port>
+  std::string ca_file;  // trust this CA (PEM) for an https:// target
   std::vector<std::string> words;
   std::string message_sid;  // default: a fresh random SM...
 };

@@ -1,6 +1,7 @@
 #include "app/http/edge.hpp"
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -122,6 +123,9 @@ class Edge::Impl {
   // Destroyed before the registry: pending handlers hold connections, whose destructors
   // leave the registry.
   net::io_context ioc_;
+  // Keeps the I/O threads running while a connection has nothing in progress but waits for
+  // its handler's answer (as when the acceptor has closed during a drain).
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::optional<tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;
@@ -697,6 +701,7 @@ int Edge::bind(const std::string& host, int port) {
 void Edge::start() {
   int threads = impl_->settings_.current()->listen.io_threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl_->work_.emplace(impl_->ioc_.get_executor());
   net::post(impl_->acceptor_->get_executor(), [this] { impl_->accept(); });
   for (int i = 0; i < threads; ++i) {
     impl_->threads_.push_back(named_thread("http-io", [this] { impl_->ioc_.run(); }));
@@ -724,6 +729,7 @@ void Edge::stop(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   impl.for_each_connection([](const std::shared_ptr<ConnectionBase>& c) { c->force_close_soon(); });
+  impl.work_.reset();
   impl.ioc_.stop();
   for (auto& t : impl.threads_) t.join();
   impl.threads_.clear();

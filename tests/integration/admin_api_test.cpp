@@ -37,7 +37,8 @@ struct Answer {
 // One request with the given Authorization header ("" = none).
 Answer request(int port, const std::string& method, const std::string& path, const std::string& body,
                const std::string& authorization) {
-  httplib::Client client("127.0.0.1", port);
+  auto connection = service_client(port);
+  httplib::Client& client = *connection;
   client.set_read_timeout(30, 0);
   client.set_url_encode(false);  // paths are written encoded, or deliberately not
   httplib::Headers headers;

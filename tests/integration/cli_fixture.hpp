@@ -95,6 +95,6 @@ inline int unused_port() {
   return ntohs(addr.sin_port);
 }
 
-inline std::string local_url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
+inline std::string local_url(int port) { return service_url(port); }
 
 }  // namespace smsr::test

@@ -233,6 +233,7 @@ TEST_CASE("simulate posts a signed message to the running service and prints the
   const std::string target = local_url(service.port());
 
   auto r = service.cli({"simulate", "--target", target, "--from", kAda, "hello", "from", "the", "CLI"});
+  INFO(r.err);
   CHECK(r.status == 0);
   CHECK(r.out == "Echo: hello from the CLI\n");
   CHECK_FALSE(contains(r.out + r.err, kAuthToken));

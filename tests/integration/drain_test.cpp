@@ -104,7 +104,7 @@ TEST_CASE("SIGTERM answers webhooks waiting for their inline reply at once, and 
   CHECK(sent[0].field("To") == kAda);
 }
 
-TEST_CASE("SIGTERM closes idle keep-alive connections and exits 0") {
+TEST_CASE("SIGTERM closes idle keep-alive connections and exits 0", "[plain-http]") {
   TempDir dir;
   Service service(dir, base_config(dir));
   service.start();

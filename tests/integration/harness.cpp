@@ -1,5 +1,7 @@
 #include "tests/integration/harness.hpp"
 
+#include "tests/integration/test_certs.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,6 +10,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -97,7 +100,11 @@ std::string read_file(const std::string& path) {
 CommandResult run_cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   TempDir scratch;
   auto out = scratch.file("out"), err = scratch.file("err");
-  pid_t pid = spawn(args, env, out, err);
+  auto full = args;
+  if (tls_mode() && std::find(args.begin(), args.end(), "simulate") != args.end()) {
+    full.insert(full.end(), {"--ca-file", test_ca_file()});  // trust the test CA
+  }
+  pid_t pid = spawn(full, env, out, err);
   CommandResult r;
   r.status = wait_status(pid);
   r.out = read_file(out);
@@ -114,7 +121,61 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
+nlohmann::json plain_base_config(const TempDir& dir);
+
+bool tls_mode() {
+  static const bool on = [] {
+    const char* value = std::getenv("SMSR_TEST_TLS");
+    return value && std::string(value) == "1";
+  }();
+  return on;
+}
+
+namespace {
+
+// One CA and certificate for the whole test process, in TLS mode.
+struct TlsMaterial {
+  TempDir dir;
+  TestCa ca{dir.path()};
+  CertFiles pair = ca.issue("localhost");
+};
+
+const TlsMaterial& tls_material() {
+  static const TlsMaterial material;
+  return material;
+}
+
+}  // namespace
+
+const std::string& test_ca_file() {
+  static const std::string none;
+  return tls_mode() ? tls_material().ca.ca_file() : none;
+}
+
+std::unique_ptr<httplib::Client> service_client(int port) {
+  auto client = std::make_unique<httplib::Client>(service_url(port));
+  if (tls_mode()) {
+    client->set_ca_cert_path(test_ca_file().c_str());
+    client->enable_server_certificate_verification(true);
+  }
+  return client;
+}
+
+std::string service_url(int port) {
+  return std::string(tls_mode() ? "https" : "http") + "://127.0.0.1:" + std::to_string(port);
+}
+
 nlohmann::json base_config(const TempDir& dir) {
+  if (tls_mode()) {
+    auto config = plain_base_config(dir);
+    config["listen"]["tls_cert_file"] = tls_material().pair.cert;
+    config["listen"]["tls_key_file"] = tls_material().pair.key;
+    return config;
+  }
+  return plain_base_config(dir);
+}
+
+nlohmann::json plain_base_config(const TempDir& dir) {
   return {
       {"listen", {{"host", "127.0.0.1"}, {"port", 0}}},
       {"public_url", "http://localhost:8000"},
@@ -211,11 +272,11 @@ FormFields sms_fields(const Sms& sms) {
 
 HttpAnswer post_raw(int port, const std::string& path, const std::string& body,
                     const std::vector<std::pair<std::string, std::string>>& headers) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(30, 0);
+  auto client = service_client(port);
+  client->set_read_timeout(30, 0);
   httplib::Headers h;
   for (const auto& [k, v] : headers) h.emplace(k, v);
-  auto res = client.Post(path, h, body, "application/x-www-form-urlencoded");
+  auto res = client->Post(path, h, body, "application/x-www-form-urlencoded");
   if (!res) return {0, "connection failed: " + httplib::to_string(res.error()), "", ""};
   return {res->status, res->body, res->get_header_value("Content-Type"), res->get_header_value("X-Request-Id")};
 }
@@ -228,8 +289,7 @@ HttpAnswer post_webhook(int port, const FormFields& fields, const std::string& t
 }
 
 HttpAnswer http_get(int port, const std::string& path) {
-  httplib::Client client("127.0.0.1", port);
-  auto res = client.Get(path);
+  auto res = service_client(port)->Get(path);
   if (!res) return {0, "connection failed", "", ""};
   return {res->status, res->body, res->get_header_value("Content-Type"), res->get_header_value("X-Request-Id")};
 }

@@ -23,6 +23,7 @@
 
 namespace httplib {
 class Server;
+class Client;
 }
 
 namespace smsr::test {
@@ -57,7 +58,16 @@ bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // The configuration a test service starts with; tests adjust fields before start().
+// With SMSR_TEST_TLS=1 in the environment (the suite's HTTPS run), it serves HTTPS with a
+// certificate from a test CA, and every client below speaks HTTPS, trusting that CA.
 nlohmann::json base_config(const TempDir& dir);
+bool tls_mode();
+// The test CA's certificate in TLS mode ("" otherwise).
+const std::string& test_ca_file();
+// A client for the service on 127.0.0.1:port, plain or HTTPS as the run says.
+std::unique_ptr<httplib::Client> service_client(int port);
+// "http://127.0.0.1:PORT", or https:// in TLS mode.
+std::string service_url(int port);
 
 constexpr const char* kAuthToken = "test-auth-token-0123456789abcdef";
 constexpr const char* kAccountSid = "AC00000000000000000000000000000001";

@@ -186,7 +186,7 @@ std::vector<Case> malformed_requests() {
 
 }  // namespace
 
-TEST_CASE("every malformed request gets its status and reason, and a normal webhook routes after them") {
+TEST_CASE("every malformed request gets its status and reason, and a normal webhook routes after them", "[plain-http]") {
   Fixture f;
   f.start();
   const auto cases = malformed_requests();
@@ -221,7 +221,7 @@ TEST_CASE("every malformed request gets its status and reason, and a normal webh
   CHECK(twiml_message(answer.body) == "Echo: still here");
 }
 
-TEST_CASE("a body that arrives after its head is never answered as a request of its own") {
+TEST_CASE("a body that arrives after its head is never answered as a request of its own", "[plain-http]") {
   Fixture f;
   f.start();
   const std::string smuggled = get("/sms-router/health");
@@ -263,7 +263,7 @@ TEST_CASE("a body that arrives after its head is never answered as a request of 
   }
 }
 
-TEST_CASE("pipelined requests are all answered, in order") {
+TEST_CASE("pipelined requests are all answered, in order", "[plain-http]") {
   Fixture f;
   f.start();
   RawConnection connection(f.port());
@@ -287,7 +287,7 @@ TEST_CASE("pipelined requests are all answered, in order") {
   CHECK(e->body.find("sms_router_webhooks_total") != std::string::npos);
 }
 
-TEST_CASE("a head or body that does not arrive in time is cut with 408") {
+TEST_CASE("a head or body that does not arrive in time is cut with 408", "[plain-http]") {
   Fixture f;
   f.config["limits"]["header_timeout_ms"] = 1000;
   f.config["limits"]["body_timeout_ms"] = 1000;
@@ -319,7 +319,7 @@ TEST_CASE("a head or body that does not arrive in time is cut with 408") {
   CHECK(metrics.find("sms_router_http_connections_closed_total{reason=\"header_timeout\"} 1") != std::string::npos);
 }
 
-TEST_CASE("the per-client cap refuses the excess from one address and nobody else") {
+TEST_CASE("the per-client cap refuses the excess from one address and nobody else", "[plain-http]") {
   Fixture f;
   f.config["limits"]["max_connections_per_client"] = 5;
   f.config["listen"]["trusted_proxies"] = {"127.0.0.9"};
@@ -357,7 +357,7 @@ TEST_CASE("the per-client cap refuses the excess from one address and nobody els
         std::string::npos);
 }
 
-TEST_CASE("at limits.max_connections an idle connection is closed to make room") {
+TEST_CASE("at limits.max_connections an idle connection is closed to make room", "[plain-http]") {
   Fixture f;
   f.config["limits"]["max_connections"] = 10;
   f.start();
@@ -374,7 +374,7 @@ TEST_CASE("at limits.max_connections an idle connection is closed to make room")
   CHECK(closed >= 1);
 }
 
-TEST_CASE("thousands of idle connections and hundreds of slow heads cost no thread and do not stop webhooks") {
+TEST_CASE("thousands of idle connections and hundreds of slow heads cost no thread and do not stop webhooks", "[plain-http]") {
   const long files = raise_open_file_limit();
   const int idle_count = static_cast<int>(std::min<long>(2000, (files - 600) / 2));
   const int slow_count = 250;

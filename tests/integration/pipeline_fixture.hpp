@@ -57,11 +57,11 @@ inline std::string base64(const std::string& in) {
 }
 
 inline HttpAnswer post_json(int port, const std::string& path, const std::string& body, const std::string& authorization) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(30, 0);
+  auto client = service_client(port);
+  client->set_read_timeout(30, 0);
   httplib::Headers headers;
   if (!authorization.empty()) headers.emplace("Authorization", authorization);
-  auto res = client.Post(path, headers, body, "application/json");
+  auto res = client->Post(path, headers, body, "application/json");
   if (!res) return {0, "connection failed: " + httplib::to_string(res.error()), "", ""};
   return {res->status, res->body, res->get_header_value("Content-Type"), res->get_header_value("X-Request-Id")};
 }

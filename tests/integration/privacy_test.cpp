@@ -63,7 +63,8 @@ struct Answer {
 
 Answer admin_request(int port, const std::string& method, const std::string& path, const std::string& token,
                      const std::string& body = "") {
-  httplib::Client client("127.0.0.1", port);
+  auto connection = service_client(port);
+  httplib::Client& client = *connection;
   client.set_read_timeout(30, 0);
   client.set_url_encode(false);
   httplib::Headers headers;

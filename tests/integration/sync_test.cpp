@@ -311,8 +311,8 @@ TEST_CASE("POST admin sync runs a round at once and the metrics count sync round
   REQUIRE(eventually([&] { return f.health()["sync"]["runs"].get<int>() >= 1; }));
   f.pg.exec("INSERT INTO users (id, email, phone_number, is_active) VALUES (7, 'g@x.org', '+15145550007', true)");
 
-  httplib::Client client("127.0.0.1", f.service->port());
-  auto res = client.Post("/sms-router/admin/sync", {{"Authorization", "Bearer " + admin_token}}, "", "application/json");
+  auto client = service_client(f.service->port());
+  auto res = client->Post("/sms-router/admin/sync", {{"Authorization", "Bearer " + admin_token}}, "", "application/json");
   REQUIRE(res);
   CHECK(res->status == 202);
   CHECK(eventually([&] { return f.route("+15145550007") == "7"; }, std::chrono::seconds(10)));
@@ -321,7 +321,7 @@ TEST_CASE("POST admin sync runs a round at once and the metrics count sync round
   CHECK(metrics.find("sms_router_sync_runs_total 0\n") == std::string::npos);
   CHECK(metrics.find("sms_router_sync_runs_total") != std::string::npos);
   // With sync configured, the admin API refuses user writes: the central database owns users.
-  auto write = client.Post("/sms-router/admin/users", {{"Authorization", "Bearer " + admin_token}},
+  auto write = client->Post("/sms-router/admin/users", {{"Authorization", "Bearer " + admin_token}},
                            R"({"email":"x@x.org","phone_number":"+15145550008"})", "application/json");
   REQUIRE(write);
   CHECK(write->status == 409);

@@ -395,7 +395,7 @@ std::string exchange_raw(int port, const std::string& request) {
 
 }  // namespace
 
-TEST_CASE("a webhook POST without Content-Length is answered 411 at once, asking the client to close") {
+TEST_CASE("a webhook POST without Content-Length is answered 411 at once, asking the client to close", "[plain-http]") {
   Fixture f;
   f.start();
   std::string answer = exchange_raw(f.service->port(),
