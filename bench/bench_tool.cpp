@@ -9,7 +9,15 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -149,6 +157,58 @@ int requests(const std::string& db_path, long count, const std::string& out_path
   return 0;
 }
 
+// Opens COUNT connections to 127.0.0.1:PORT from SOURCE, each sending a partial request
+// head, then one more header line per second on those still open, for SECONDS. Prints how
+// many the router kept open (the rest it refused or cut).
+int hold(int port, int count, const std::string& source, int seconds) {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+  std::vector<int> fds;
+  for (int i = 0; i < count; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+        ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+      if (fd >= 0) ::close(fd);
+      continue;
+    }
+    const char head[] = "POST /sms-router/webhook/sms HTTP/1.1\r\nHost: x\r\n";
+    ::send(fd, head, sizeof head - 1, MSG_NOSIGNAL);
+    fds.push_back(fd);
+  }
+  std::fprintf(stderr, "hold: %zu of %d connected\n", fds.size(), count);
+  for (int second = 0; second < seconds; ++second) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    int open = 0;
+    for (int& fd : fds) {
+      if (fd < 0) continue;
+      const std::string line = "X-Trickle-" + std::to_string(second) + ": v\r\n";
+      char peek;
+      // A refused or cut connection has been answered and closed by the router.
+      if (::recv(fd, &peek, 1, MSG_DONTWAIT | MSG_PEEK) >= 0 ||
+          ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) < 0) {
+        ::close(fd);
+        fd = -1;
+        continue;
+      }
+      ++open;
+    }
+    std::fprintf(stderr, "hold: %d open after %d s\n", open, second + 1);
+  }
+  for (int fd : fds) {
+    if (fd >= 0) ::close(fd);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,8 +217,12 @@ int main(int argc, char** argv) {
   if (args.size() == 6 && args[0] == "requests") {
     return requests(args[1], std::stol(args[2]), args[3], args[4], args[5]);
   }
+  if (args.size() == 5 && args[0] == "hold") {
+    return hold(std::stoi(args[1]), std::stoi(args[2]), args[3], std::stoi(args[4]));
+  }
   std::fprintf(stderr,
                "usage: bench_tool populate DB USERS\n"
-               "       bench_tool requests DB COUNT OUT TOKEN URL\n");
+               "       bench_tool requests DB COUNT OUT TOKEN URL\n"
+               "       bench_tool hold PORT COUNT SOURCE_ADDRESS SECONDS\n");
   return 2;
 }

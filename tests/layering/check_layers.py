@@ -52,7 +52,7 @@ MAY_INCLUDE = {
 
 # Third-party headers, by the start of their include path, and the modules that may include them.
 THIRD_PARTY_HEADERS = {
-    "httplib.h": {"http", "agent", "twilio", "cli"},
+    "httplib.h": {"agent", "twilio", "cli"},
     "SQLiteCpp/": {"storage"},
     "sqlite3.h": {"storage"},
     "pqxx/": {"sync"},
@@ -63,7 +63,8 @@ THIRD_PARTY_HEADERS = {
 
 # Third-party namespaces a header may name only inside the module that owns the library.
 THIRD_PARTY_NAMES = {
-    "httplib::": {"http"},
+    "httplib::": set(),
+    "boost::": {"http"},
     "SQLite::": {"storage"},
     "pqxx::": {"sync"},
     "nlohmann::": {"http"},
