@@ -36,7 +36,8 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Percent-decodes `text` ('+' stays '+'); nullopt when a '%' is not followed by two hex digits.
+// Percent-decodes `text` into `out` (a "+" becomes a space only with `plus_is_space`);
+// false when a "%" is not followed by two hex digits.
 bool percent_decode(std::string_view text, std::string& out, bool plus_is_space = false);
 
 }  // namespace smsr

@@ -231,7 +231,9 @@ void HttpServer::handle(HttpRequest& request, Responder respond) {
     }
   }
 
-  auto match = router_.find(request.method, request.path);
+  // Routes match the path as sent: the router decodes each "{}" segment once itself.
+  const std::string_view raw_path = std::string_view(request.target).substr(0, request.target.find('?'));
+  auto match = router_.find(request.method, raw_path);
   if (!match.route) {
     if (!match.allow.empty()) {
       HttpResponse refused = error_answer(request, 405, request.method + " is not allowed here; allowed: " + match.allow);
