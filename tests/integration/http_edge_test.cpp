@@ -416,3 +416,17 @@ TEST_CASE("thousands of idle connections and hundreds of slow heads cost no thre
   }
   CHECK(cut == slow_count);
 }
+
+TEST_CASE("an idle keep-alive connection is closed after limits.idle_timeout_s", "[plain-http]") {
+  Fixture f;
+  f.config["limits"]["idle_timeout_s"] = 1;
+  f.start();
+  RawConnection used(f.port());
+  REQUIRE(used.send(get("/sms-router/health")));
+  REQUIRE(used.read_answer(5s));
+  RawConnection never_used(f.port());
+  CHECK(used.closed_within(5s));
+  CHECK(never_used.closed_within(5s));
+  CHECK(http_get(f.port(), "/sms-router/metrics").body.find("sms_router_http_connections_closed_total{reason=\"idle_timeout\"} 2") !=
+        std::string::npos);
+}
