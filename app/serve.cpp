@@ -1,5 +1,6 @@
 // `sms-router serve`: the service's life cycle as a list of steps.
 #include <sched.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -69,6 +70,25 @@ void use_batch_scheduling() {
   sched_param param{};
   if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
     LOG_INFO("serve.batch_scheduling_unavailable", {"error", std::strerror(errno)});
+  }
+}
+
+// Every open connection is a file descriptor. Takes the hard limit as the soft one (the
+// default soft limit, 1024, is far below limits.max_connections) and warns when even that
+// leaves too little room.
+void check_open_file_limit(int max_connections) {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+    getrlimit(RLIMIT_NOFILE, &files);
+  }
+  constexpr rlim_t kOtherFiles = 256;  // the database, its WAL, logs, outgoing connections
+  if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < static_cast<rlim_t>(max_connections) + kOtherFiles) {
+    LOG_WARN("config.warning",
+             {"warning", "limits.max_connections (" + std::to_string(max_connections) + ") does not fit the open-file limit (" +
+                             std::to_string(files.rlim_cur) + "): raise LimitNOFILE or lower limits.max_connections"});
   }
 }
 
@@ -177,6 +197,7 @@ int cmd_serve(const ConfigLocation& where) {
   // 4. Bind the port before announcing anything.
   int port = http.bind(config.listen.host, config.listen.port);
   for (const auto& warning : service_config_warnings(config)) LOG_WARN("config.warning", {"warning", warning});
+  check_open_file_limit(config.limits.max_connections);
 
   // 5. Start the workers: sender and dispatcher (both resume unfinished work), sync, the
   // pruner of old history, HTTP.

@@ -6,8 +6,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "app/http/edge.hpp"
 #include "app/http/metrics_exposition.hpp"
