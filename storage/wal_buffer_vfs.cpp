@@ -19,7 +19,10 @@ constexpr int kCapacity = 64 * 1024;
 sqlite3_vfs* parent_vfs = nullptr;  // the default VFS; set once, before registration
 
 // Our part of a file handle; the default VFS's own handle follows it in the same allocation.
-struct alignas(16) BufferedFile {
+// SQLite allocates that with 8-byte alignment, so the struct must not ask for more (an
+// alignas(16) here was undefined behaviour that UBSan reports); its size, a multiple of 8,
+// keeps the handle after it 8-byte aligned, as the default VFS's handle needs.
+struct BufferedFile {
   sqlite3_file base;   // its pMethods are ours
   sqlite3_file* real;  // the default VFS's handle
   bool is_wal;
@@ -27,6 +30,8 @@ struct alignas(16) BufferedFile {
   int used;                   // bytes in buffer
   sqlite3_int64 buffer_start; // file offset of buffer[0]
 };
+
+static_assert(alignof(BufferedFile) <= 8 && sizeof(BufferedFile) % 8 == 0);
 
 BufferedFile* as_buffered(sqlite3_file* file) { return reinterpret_cast<BufferedFile*>(file); }
 sqlite3_file* real_of(sqlite3_file* file) { return as_buffered(file)->real; }
