@@ -1,6 +1,9 @@
 # Shared by bench/run.sh and bench/compare.sh (sourced, not run). The caller sets data,
 # users, seconds and connections, and runs from the top of the checkout.
 
+# The median of the numbers on standard input, one per line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 server_pid=""
 stop_server() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi

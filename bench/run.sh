@@ -49,7 +49,6 @@ JSON
 
 source bench/lib.sh
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 report() {
   local label=$1 file=$2

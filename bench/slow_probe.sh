@@ -17,7 +17,6 @@ port=18000
 token=bench-token-0123456789abcdef0123
 data=bench-data
 source bench/lib.sh
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 [ -f "$data/config.json" ] || { echo "run bench/run.sh first" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/http/framing.hpp"
 #include "app/http/router.hpp"
 #include "app/http/tls.hpp"
 #include "app/routing/settings.hpp"
@@ -34,10 +35,6 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-// The request line and all headers together; a longer head gets 431 (414 when the request
-// line alone is longer than kMaxTargetBytes).
-constexpr std::uint32_t kMaxHeadBytes = 16 * 1024;
-constexpr std::size_t kMaxTargetBytes = 8 * 1024;
 // A client that does not read its answer within this is cut.
 constexpr auto kWriteTimeout = std::chrono::seconds(10);
 // After an answer that closes the connection, what the client still sends is read and
@@ -53,35 +50,6 @@ std::string peer_address(const tcp::endpoint& endpoint) {
   }
   return address.to_string();
 }
-
-// A framing problem the edge answers itself, then closes.
-struct Refusal {
-  int status = 400;
-  std::string reason;
-};
-
-// What Beast's parser error means for the client, in SPEC's words.
-Refusal refusal_of(const error_code& ec) {
-  if (ec == http::error::header_limit) return {431, "request head larger than 16 KiB"};
-  if (ec == http::error::body_limit) return {413, "request body larger than limits.max_body_bytes"};
-  if (ec == http::error::bad_method) return {400, "malformed request line: bad method"};
-  if (ec == http::error::bad_target) return {400, "malformed request line: bad target"};
-  if (ec == http::error::bad_version) return {400, "malformed request line: bad HTTP version"};
-  if (ec == http::error::bad_line_ending) return {400, "malformed request: lines must end with CRLF"};
-  if (ec == http::error::bad_field) return {400, "malformed header name"};
-  if (ec == http::error::bad_value) return {400, "malformed header value"};
-  if (ec == http::error::bad_content_length) return {400, "bad Content-Length (not a number, or given twice)"};
-  if (ec == http::error::bad_transfer_encoding) return {400, "bad Transfer-Encoding (only chunked is accepted)"};
-  if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
-    return {400, "malformed chunked encoding"};
-  }
-  if (ec == http::error::bad_obs_fold) return {400, "obsolete line folding in a header is not accepted"};
-  return {400, "malformed request (" + ec.message() + ")"};
-}
-
-std::string_view sv(boost::beast::string_view text) { return {text.data(), text.size()}; }
-
-bool is_transfer_coding_chunked_only(boost::beast::string_view value) { return lower_cased(trim(sv(value))) == "chunked"; }
 
 }  // namespace
 
@@ -242,10 +210,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       self->socket().cancel(ignored);
     });
   }
-  template <class Duration>
-  void arm(Duration after, Deadline what) {
-    arm(std::chrono::duration_cast<std::chrono::milliseconds>(after), what);
-  }
   void disarm() {
     ++generation_;
     deadline_ = Deadline::kNone;
@@ -295,10 +259,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       edge_.counters_.cut_header_timeout++;
       return refuse({408, "request head not complete within limits.header_timeout_ms"});
     }
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-        ec == net::error::operation_aborted || ec == ssl::error::stream_truncated) {
-      return close_now();  // the client went away; nobody to answer
-    }
+    if (client_went_away(ec)) return close_now();  // nobody to answer
     // The parser takes the request line as soon as it is complete: no target yet means the
     // line alone was too long.
     if (ec == http::error::header_limit && parser_->get().target().empty()) {
@@ -313,39 +274,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       return send_continue();
     }
     read_body();
-  }
-
-  // What the edge refuses before reading the body: framing it will not guess at.
-  std::optional<Refusal> check_head(const http::request_parser<http::string_body>::value_type& head) {
-    if (head.version() != 10 && head.version() != 11) return Refusal{505, "only HTTP/1.0 and HTTP/1.1 are served"};
-    const std::string_view target = sv(head.target());
-    if (target.size() > kMaxTargetBytes) return Refusal{414, "request target longer than 8 KiB"};
-    if (target.empty() || target.front() != '/') return Refusal{400, "request target must be a path starting with /"};
-    auto count = [&](http::field f) { return head.count(f); };
-    if (head.version() == 11 && count(http::field::host) == 0) return Refusal{400, "Host header required"};
-    if (count(http::field::host) > 1) return Refusal{400, "more than one Host header"};
-    const bool has_length = count(http::field::content_length) > 0;
-    // Beast takes repeated equal lengths ("5, 5" or two headers); behind a proxy that reads
-    // them otherwise that is a way to smuggle a request, so only one plain number passes.
-    if (count(http::field::content_length) > 1 || (has_length && !is_digits(sv(head[http::field::content_length])))) {
-      return Refusal{400, "bad Content-Length (not a number, or given twice)"};
-    }
-    const bool has_coding = count(http::field::transfer_encoding) > 0;
-    if (has_coding && count(http::field::transfer_encoding) > 1) return Refusal{400, "more than one Transfer-Encoding header"};
-    if (has_coding && !is_transfer_coding_chunked_only(head[http::field::transfer_encoding])) {
-      return Refusal{400, "bad Transfer-Encoding (only chunked is accepted)"};
-    }
-    if (has_length && has_coding) return Refusal{400, "both Content-Length and Transfer-Encoding given"};
-    if (count(http::field::content_encoding) > 0) {
-      const std::string coding = lower_cased(trim(sv(head[http::field::content_encoding])));
-      if (coding != "identity") return Refusal{415, "Content-Encoding " + coding + " is not accepted; send the body as is"};
-    }
-    const auto method = head.method();
-    if ((method == http::verb::post || method == http::verb::put || method == http::verb::patch) && !has_length &&
-        !has_coding) {
-      return Refusal{411, "Content-Length required"};
-    }
-    return std::nullopt;
   }
 
   void send_continue() {
@@ -373,10 +301,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       edge_.counters_.cut_body_timeout++;
       return refuse({408, "request body not complete within limits.body_timeout_ms"});
     }
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-        ec == http::error::partial_message || ec == ssl::error::stream_truncated) {
-      return close_now();
-    }
+    if (client_went_away(ec)) return close_now();
     if (ec) return refuse(refusal_of(ec));
 
     auto message = parser_->release();
